@@ -1,0 +1,64 @@
+/*
+ * auth_private: what the files of the auth layer share.
+ *
+ * One struct auth serves every event loop thread, so every use of the
+ * SQLite handle happens under the mutex.  Password hashing, the slow part,
+ * runs outside it so logins do not queue behind each other.
+ */
+#ifndef POSTAMT_AUTH_AUTH_PRIVATE_H
+#define POSTAMT_AUTH_AUTH_PRIVATE_H
+
+#include <crypt.h>
+#include <pthread.h>
+#include <sqlite3.h>
+
+#include "auth/auth.h"
+
+/* Schema version kept in PRAGMA user_version. */
+#define AUTH_SCHEMA_VERSION 1
+
+struct auth {
+	sqlite3 *db;
+	pthread_mutex_t lock;
+	/*
+	 * A yescrypt setting (salt) hashed against when a login names no
+	 * user, so the answer takes as long as for a wrong password.
+	 */
+	char dummy_setting[CRYPT_GENSALT_OUTPUT_SIZE];
+};
+
+/* Fills err from an SQLite result code of a's handle; returns -1. */
+int auth_db_error(struct auth *a, int rc, const char *what, struct err *err);
+
+/*
+ * Runs sql (one statement, parameters ?1.. bound from the NULL-terminated
+ * text array args) to completion.  *changes_r (if not NULL) gets the
+ * number of rows changed.  Call with the lock held.
+ */
+int auth_db_exec(struct auth *a, const char *sql, const char *const *args,
+                 int *changes_r, struct err *err);
+
+/*
+ * Runs a one-row query with text parameters; copies column 0 of the first
+ * row to *value_r (malloc()ed, NULL if there was no row).  Call with the
+ * lock held.
+ */
+int auth_db_query(struct auth *a, const char *sql, const char *const *args,
+                  char **value_r, struct err *err);
+
+/*
+ * Hashes password with a new yescrypt salt into out (CRYPT_OUTPUT_SIZE
+ * bytes).  ERR_SYNTAX for an empty or too long password.
+ */
+int auth_password_hash(const char *password, char *out, struct err *err);
+
+/*
+ * Hashes password with setting (a stored hash or a bare salt) and compares
+ * the result with setting in constant time.  True on a match.
+ */
+bool auth_password_check(const char *password, const char *setting);
+
+/* Creates a->dummy_setting. */
+int auth_password_dummy(struct auth *a, struct err *err);
+
+#endif

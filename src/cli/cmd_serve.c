@@ -1,0 +1,142 @@
+/*
+ * postamt serve: run every service in the foreground until SIGTERM/SIGINT.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "auth/auth.h"
+#include "cli/cli.h"
+#include "http/http.h"
+#include "imap/imap.h"
+#include "net/server.h"
+#include "pop3/pop3.h"
+#include "proto/services.h"
+#include "smtp/smtp.h"
+#include "store/store.h"
+
+static const char serve_usage[] =
+    "usage: postamt serve [--data DIR] [--port-offset N]\n"
+    "\n"
+    "Serves SMTP, submission, IMAP and POP3 from DIR (default " CLI_DEFAULT_DATA
+    ")\n"
+    "in the foreground, logging to standard error (or syslog, see\n"
+    "log_syslog).  --port-offset N binds 127.0.0.1 only and adds N to\n"
+    "every port: the way tests and `make run` run without root.\n"
+    "Signals: SIGTERM/SIGINT stop gracefully, SIGHUP reloads the TLS\n"
+    "certificate and key.\n";
+
+/* Idle connections are cheap; file descriptors should not be the limit. */
+static void
+raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static void
+serve_protocols(const struct proto_ops *ops[SVC_COUNT])
+{
+	for (int i = 0; i < SVC_COUNT; i++)
+		ops[i] = NULL;
+	ops[SVC_SMTP] = &smtp_proto;
+	ops[SVC_SUBMISSION] = &smtp_proto;
+	ops[SVC_SUBMISSIONS] = &smtp_proto;
+	ops[SVC_IMAP] = &imap_proto;
+	ops[SVC_IMAPS] = &imap_proto;
+	ops[SVC_POP3] = &pop3_proto;
+	ops[SVC_POP3S] = &pop3_proto;
+	ops[SVC_HTTP] = &http_proto;
+	ops[SVC_HTTPS] = &http_proto;
+}
+
+static int
+serve_run(const struct config *cfg, int port_offset)
+{
+	const struct proto_ops *ops[SVC_COUNT];
+	struct services svc = {NULL, NULL};
+	struct buf errors = BUF_INIT;
+	struct server *srv = NULL;
+	struct err err;
+	int rc = CLI_FAILED;
+
+	if (auth_open(cfg->data_dir, &svc.auth, &err) < 0 ||
+	    store_open(cfg->data_dir, &svc.store, &err) < 0) {
+		fprintf(stderr, "postamt serve: %s\n", err.msg);
+		goto out;
+	}
+	serve_protocols(ops);
+	srv = server_new(cfg, ops, &svc, &errors);
+	if (srv == NULL || server_listen(srv, port_offset, &errors) < 0) {
+		fputs(buf_cstr(&errors), stderr);
+		rc = CLI_USAGE;
+		goto out;
+	}
+	rc = server_run(srv) == 0 ? CLI_OK : CLI_FAILED;
+out:
+	server_free(&srv);
+	store_close(&svc.store);
+	auth_close(&svc.auth);
+	buf_free(&errors);
+	return rc;
+}
+
+int
+cli_serve(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"data", required_argument, NULL, 'd'},
+	    {"port-offset", required_argument, NULL, 'p'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *data = CLI_DEFAULT_DATA;
+	long offset = 0;
+	struct config cfg;
+	enum log_level level;
+	char *end;
+	int ch, rc;
+
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'd':
+			data = optarg;
+			break;
+		case 'p':
+			errno = 0;
+			offset = strtol(optarg, &end, 10);
+			if (errno != 0 || *end != '\0' || offset < 0 ||
+			    offset > 64000)
+				return cli_usage_error(
+				    "serve", "--port-offset wants 0 to 64000");
+			break;
+		case 'h':
+			fputs(serve_usage, stdout);
+			return CLI_OK;
+		default:
+			return cli_usage_error("serve", "unknown option");
+		}
+	}
+	if (optind != argc)
+		return cli_usage_error("serve", "unexpected argument \"%s\"",
+		                       argv[optind]);
+	if (cli_load_config(data, &cfg, true) < 0) {
+		config_free(&cfg);
+		return CLI_USAGE;
+	}
+	if (log_level_parse(cfg.log_level, &level) < 0)
+		level = LOG_LVL_INFO;
+	log_setup(cfg.log_syslog, level);
+	raise_fd_limit();
+	rc = serve_run(&cfg, (int)offset);
+	config_free(&cfg);
+	return rc;
+}

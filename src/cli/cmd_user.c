@@ -1,0 +1,266 @@
+/*
+ * postamt user: add, delete and list users, and set their passwords.
+ *
+ * Passwords never appear on the command line (where `ps` would show
+ * them): they are read from stdin with --password-stdin, or generated.
+ */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "auth/auth.h"
+#include "cli/cli.h"
+
+static const char user_usage[] =
+    "usage: postamt user add ADDRESS [--password-stdin] [--data DIR]\n"
+    "       postamt user del ADDRESS [--data DIR]\n"
+    "       postamt user list [--data DIR]\n"
+    "       postamt user passwd ADDRESS [--password-stdin] [--data DIR]\n"
+    "\n"
+    "add      create a user; its domain becomes a local domain.  Without\n"
+    "         --password-stdin a password is generated and printed as\n"
+    "         \"password: ...\".\n"
+    "del      remove a user (the mail stays on disk)\n"
+    "list     print every user, one address per line\n"
+    "passwd   set a new password (generated unless --password-stdin)\n"
+    "\n"
+    "--password-stdin  read the password from the first line of stdin\n"
+    "--data DIR        the data directory (default " CLI_DEFAULT_DATA ")\n"
+    "\n"
+    "Exit status: 0 ok, 1 runtime failure, 2 usage error.\n";
+
+/* The longest password line read from stdin (libxcrypt's own limit). */
+#define USER_PASSWORD_MAX 511
+
+struct user_args {
+	const char *data;
+	const char *action;
+	const char *address;
+	bool password_stdin;
+};
+
+static int user_fail(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
+/* Prints "postamt user: message" and returns CLI_FAILED. */
+static int
+user_fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("postamt user: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return CLI_FAILED;
+}
+
+/*
+ * Reads one line of stdin into out (size bytes), without CR/LF.  Returns 0,
+ * or -1 after printing why.
+ */
+static int
+user_read_password(char *out, size_t size)
+{
+	size_t len;
+
+	if (fgets(out, (int)size, stdin) == NULL) {
+		user_fail("no password on stdin");
+		return -1;
+	}
+	len = strlen(out);
+	if (len > 0 && out[len - 1] != '\n' && !feof(stdin))
+		len = size; /* the line goes on: too long */
+	while (len > 0 && len < size &&
+	       (out[len - 1] == '\n' || out[len - 1] == '\r'))
+		out[--len] = '\0';
+	if (len == 0 || len > USER_PASSWORD_MAX) {
+		OPENSSL_cleanse(out, size);
+		if (len == 0)
+			user_fail("empty password on stdin");
+		else
+			user_fail("password longer than %d bytes",
+			          USER_PASSWORD_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Fills password from stdin or generates one (then *generated_r is set).
+ * Returns 0, or -1 after printing why.
+ */
+static int
+user_password(const struct user_args *args, char *password, size_t size,
+              bool *generated_r)
+{
+	*generated_r = false;
+	if (args->password_stdin)
+		return user_read_password(password, size);
+	if (auth_generate_password(password, size) < 0) {
+		user_fail("cannot generate a password");
+		return -1;
+	}
+	*generated_r = true;
+	return 0;
+}
+
+static void
+user_print(const char *address, void *arg)
+{
+	(void)arg;
+	printf("%s\n", address);
+}
+
+/* Runs a password-setting action (add or passwd). */
+static int
+user_set_password(struct auth *a, const struct user_args *args,
+                  const char *addr, struct err *err)
+{
+	char password[USER_PASSWORD_MAX + 2];
+	bool generated;
+	int r;
+
+	if (user_password(args, password, sizeof(password), &generated) < 0)
+		return CLI_FAILED;
+	if (strcmp(args->action, "add") == 0)
+		r = auth_user_add(a, addr, password, err);
+	else
+		r = auth_user_passwd(a, addr, password, err);
+	if (r == 0) {
+		/* First line: scripts read it (scripts/run.sh, tests). */
+		if (generated)
+			printf("password: %s\n", password);
+		printf("%s %s\n",
+		       strcmp(args->action, "add") == 0 ? "added"
+		                                        : "password set for",
+		       addr);
+	}
+	OPENSSL_cleanse(password, sizeof(password));
+	return r < 0 ? user_fail("%s", err->msg) : CLI_OK;
+}
+
+static int
+user_run(struct auth *a, const struct user_args *args)
+{
+	char addr[AUTH_ADDRESS_MAX + 1];
+	struct err err;
+
+	if (strcmp(args->action, "list") == 0) {
+		if (auth_user_list(a, user_print, NULL, &err) < 0)
+			return user_fail("%s", err.msg);
+		return CLI_OK;
+	}
+	if (auth_address_normalize(args->address, addr, &err) < 0)
+		return user_fail("invalid address: %s", err.msg);
+	if (strcmp(args->action, "del") == 0) {
+		if (auth_user_del(a, addr, &err) < 0)
+			return user_fail("%s", err.msg);
+		printf("deleted %s\n", addr);
+		return CLI_OK;
+	}
+	return user_set_password(a, args, addr, &err);
+}
+
+/* Checks the action and the number of positional arguments. */
+static int
+user_check_args(struct user_args *args, int npos, char **pos)
+{
+	static const char *const actions[] = {"add", "del", "list", "passwd"};
+	bool known = false;
+
+	if (npos == 0)
+		return cli_usage_error("user", "missing action "
+		                               "(add, del, list or passwd)");
+	args->action = pos[0];
+	for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
+		known = known || strcmp(pos[0], actions[i]) == 0;
+	if (!known)
+		return cli_usage_error("user", "unknown action \"%s\"", pos[0]);
+	if (strcmp(args->action, "list") == 0) {
+		if (npos != 1)
+			return cli_usage_error("user", "list takes no address");
+	} else if (npos != 2) {
+		return cli_usage_error("user", "%s takes exactly one address",
+		                       args->action);
+	} else {
+		args->address = pos[1];
+	}
+	if (args->password_stdin && strcmp(args->action, "add") != 0 &&
+	    strcmp(args->action, "passwd") != 0)
+		return cli_usage_error("user", "--password-stdin is only for "
+		                               "add and passwd");
+	return CLI_OK;
+}
+
+/* Parses the options; returns -1 to go on, or an exit status. */
+static int
+user_parse(int argc, char **argv, struct user_args *args)
+{
+	static const struct option opts[] = {
+	    {"data", required_argument, NULL, 'd'},
+	    {"password-stdin", no_argument, NULL, 'p'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	int ch;
+
+	opterr = 0;
+	optind = 0; /* glibc: start afresh, even if getopt ran before */
+	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'd':
+			args->data = optarg;
+			break;
+		case 'p':
+			args->password_stdin = true;
+			break;
+		case 'h':
+			fputs(user_usage, stdout);
+			return CLI_OK;
+		default:
+			return cli_usage_error("user",
+			                       "unknown option or "
+			                       "missing value: \"%s\"",
+			                       argv[optind - 1]);
+		}
+	}
+	return user_check_args(args, argc - optind, argv + optind) == CLI_OK
+	           ? -1
+	           : CLI_USAGE;
+}
+
+int
+cli_user(int argc, char **argv)
+{
+	struct user_args args = {.data = CLI_DEFAULT_DATA};
+	char *conf;
+	struct auth *a;
+	struct err err;
+	int r = user_parse(argc, argv, &args);
+
+	if (r >= 0)
+		return r;
+	conf = cli_config_path(args.data);
+	if (conf == NULL || access(conf, F_OK) < 0) {
+		free(conf);
+		fprintf(stderr,
+		        "postamt user: %s/postamt.conf not found; run "
+		        "`postamt init --data %s` first\n",
+		        args.data, args.data);
+		return CLI_FAILED;
+	}
+	free(conf);
+	if (auth_open(args.data, &a, &err) < 0)
+		return user_fail("%s", err.msg);
+	r = user_run(a, &args);
+	auth_close(&a);
+	return r;
+}

@@ -1,0 +1,74 @@
+/*
+ * Internals shared by server.c and conn.c; nothing outside net/ sees them.
+ */
+#ifndef POSTAMT_NET_PRIVATE_H
+#define POSTAMT_NET_PRIVATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include <arpa/inet.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <openssl/ssl.h>
+
+#include "net/conn.h"
+#include "net/ipcount.h"
+
+struct listener {
+	struct server *srv;
+	enum service svc;
+	struct evconnlistener *evl;
+};
+
+struct conn {
+	LIST_ENTRY(conn) entry;
+	struct server *srv;
+	struct bufferevent *bev;
+	void *session; /* NULL until the protocol's open() ran */
+	char *user;    /* for logs, NULL before login */
+	uint64_t id;
+	uint64_t timeout; /* idle timeout in seconds, 0 = none */
+	enum service svc;
+	bool is_tls;      /* TLS is established */
+	bool handshaking; /* a TLS handshake is in progress */
+	bool tls_pending; /* STARTTLS asked, waiting for output to drain */
+	bool closing;     /* conn_close() called, flushing output */
+	bool in_callback; /* a protocol hook is on the stack */
+	const char *close_reason;
+	char remote[INET6_ADDRSTRLEN];
+};
+
+LIST_HEAD(conn_list, conn);
+
+struct server {
+	const struct config *cfg;
+	const struct proto_ops *ops[SVC_COUNT];
+	void *context;
+	struct event_base *base;
+	SSL_CTX *tls;
+	struct listener listeners[SVC_COUNT];
+	struct conn_list conns;
+	uint64_t nconns;
+	uint64_t next_conn_id;
+	struct ipcount *per_ip;
+	struct event *sig_term, *sig_int, *sig_hup, *shutdown_timer;
+	bool stopping;
+	int port_offset;
+};
+
+/* Accepts fd from listener l (conn.c). */
+void conn_accept(struct listener *l, int fd, const char *remote);
+
+/* Tells the session the server is stopping (conn.c). */
+void conn_shutdown(struct conn *c);
+
+/* Frees c at once, calling the protocol's close() (conn.c). */
+void conn_destroy(struct conn *c, const char *reason);
+
+/* Called by conn.c after a connection has been freed. */
+void server_conn_gone(struct server *srv);
+
+#endif

@@ -1,0 +1,16 @@
+/*
+ * services: what every protocol session reaches besides its connection.
+ * One per server, created by `postamt serve`, read-only for sessions.
+ */
+#ifndef POSTAMT_PROTO_SERVICES_H
+#define POSTAMT_PROTO_SERVICES_H
+
+struct store;
+struct auth;
+
+struct services {
+	struct store *store;
+	struct auth *auth;
+};
+
+#endif

@@ -1,0 +1,72 @@
+#include "smtp/body.h"
+
+#include <string.h>
+
+void
+smtp_body_init(struct smtp_body *b, uint64_t max)
+{
+	buf_init(&b->msg, 0);
+	b->size = 0;
+	b->max = max;
+	b->too_big = false;
+	b->bare_eol = false;
+	b->nomem = false;
+}
+
+/* Counts len + 2 bytes and appends them unless a flag already stopped us. */
+static void
+body_append(struct smtp_body *b, const char *line, size_t len)
+{
+	uint64_t add = (uint64_t)len + 2;
+
+	b->size = b->size > UINT64_MAX - add ? UINT64_MAX : b->size + add;
+	if (b->too_big || b->nomem)
+		return;
+	if (b->size > b->max) {
+		/* Do not hold on to what can never be delivered. */
+		b->too_big = true;
+		buf_free(&b->msg);
+		return;
+	}
+	if (buf_reserve(&b->msg, len + 2) < 0) {
+		b->nomem = true;
+		buf_free(&b->msg);
+		return;
+	}
+	buf_append(&b->msg, line, len);
+	buf_append(&b->msg, "\r\n", 2);
+}
+
+enum smtp_body_result
+smtp_body_line(struct smtp_body *b, const char *line, size_t len)
+{
+	/* RFC 5321 4.1.1.4: only CRLF "." CRLF ends the data. */
+	if (len == 1 && line[0] == '.')
+		return SMTP_BODY_END;
+	/* RFC 5321 4.5.2: a leading dot was doubled by the sender. */
+	if (len > 0 && line[0] == '.') {
+		line++;
+		len--;
+	}
+	/*
+	 * RFC 5321 2.3.8: CR and LF appear only together as the line end.
+	 * Anything else is refused at the end rather than repaired, so no
+	 * other server's reading of the stream can differ from ours.
+	 */
+	if (memchr(line, '\n', len) != NULL || memchr(line, '\r', len) != NULL)
+		b->bare_eol = true;
+	body_append(b, line, len);
+	return SMTP_BODY_MORE;
+}
+
+bool
+smtp_body_is_ok(const struct smtp_body *b)
+{
+	return !b->too_big && !b->bare_eol && !b->nomem;
+}
+
+void
+smtp_body_free(struct smtp_body *b)
+{
+	buf_free(&b->msg);
+}

@@ -1,0 +1,50 @@
+/*
+ * smtp body: the DATA line checker, pure and bounded.
+ *
+ * The session reads DATA lines with CONN_EOL_CRLF_STRICT, so a line here is
+ * whatever came before a CRLF; a bare CR or LF inside it is kept and seen.
+ * This module recognises the end of data (a line that is exactly "."),
+ * removes dot-stuffing (RFC 5321 4.5.2), flags bare CR and LF (SMTP
+ * smuggling, CVE-2023-51764..51766), and stops buffering once the message
+ * passes its size limit while still counting, so the client can be told
+ * 552 after its final dot instead of being cut off mid-stream.
+ */
+#ifndef POSTAMT_SMTP_BODY_H
+#define POSTAMT_SMTP_BODY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/buf.h"
+
+struct smtp_body {
+	struct buf msg; /* what the caller put first, then the lines */
+	uint64_t size;  /* message bytes received (unstuffed, with CRLFs) */
+	uint64_t max;   /* limit on size (config max_message_size) */
+	bool too_big;   /* size passed max; msg was freed */
+	bool bare_eol;  /* a bare CR or LF was seen */
+	bool nomem;     /* an allocation failed; msg was freed */
+};
+
+enum smtp_body_result { SMTP_BODY_MORE, SMTP_BODY_END };
+
+/* Starts an empty body limited to max message bytes. */
+void smtp_body_init(struct smtp_body *b, uint64_t max);
+
+/*
+ * Takes one line (without its CRLF; it may hold NULs, CRs and LFs).
+ * Returns SMTP_BODY_END for the terminating ".", SMTP_BODY_MORE otherwise.
+ * Never fails: problems are recorded in the flags, for the caller to
+ * answer once the end arrives.
+ */
+enum smtp_body_result smtp_body_line(struct smtp_body *b, const char *line,
+                                     size_t len);
+
+/* True if the message can be delivered (no flag set). */
+bool smtp_body_is_ok(const struct smtp_body *b);
+
+/* Frees the buffer; the body can be initialised again. */
+void smtp_body_free(struct smtp_body *b);
+
+#endif

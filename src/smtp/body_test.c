@@ -1,0 +1,134 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "smtp/body.h"
+
+/*
+ * Splits a DATA stream into lines the way the network layer does with
+ * CONN_EOL_CRLF_STRICT (only CRLF ends a line) and feeds them.  Returns
+ * the offset just past the terminating ".\r\n", or 0 if none was seen.
+ */
+static size_t
+feed(struct smtp_body *b, const char *s)
+{
+	size_t n = strlen(s), start = 0;
+
+	for (size_t i = 0; i + 1 < n; i++) {
+		if (s[i] != '\r' || s[i + 1] != '\n')
+			continue;
+		if (smtp_body_line(b, s + start, i - start) == SMTP_BODY_END)
+			return i + 2;
+		start = i + 2;
+		i++;
+	}
+	return 0;
+}
+
+static void
+test_plain_and_unstuffing(void **state)
+{
+	struct smtp_body b;
+	const char *in = "Subject: x\r\n\r\n..leading dot\r\n.\r\n";
+
+	(void)state;
+	smtp_body_init(&b, 1000);
+	assert_int_equal(feed(&b, in), strlen(in));
+	assert_true(smtp_body_is_ok(&b));
+	assert_string_equal(buf_cstr(&b.msg),
+	                    "Subject: x\r\n\r\n.leading dot\r\n");
+	assert_int_equal(b.size, b.msg.len);
+	smtp_body_free(&b);
+}
+
+static void
+test_empty_message(void **state)
+{
+	struct smtp_body b;
+
+	(void)state;
+	smtp_body_init(&b, 1000);
+	assert_int_equal(feed(&b, ".\r\n"), 3);
+	assert_true(smtp_body_is_ok(&b));
+	assert_int_equal(b.size, 0);
+	smtp_body_free(&b);
+}
+
+/* The SMTP smuggling variants: none of them may end the data. */
+static void
+test_smuggling(void **state)
+{
+	const char *variants[] = {
+	    "a\r\n\n.\nMAIL FROM:<x@y>\r\n.\r\n",
+	    "a\r\n\n.\r\nMAIL FROM:<x@y>\r\n.\r\n",
+	    "a\r\n.\nMAIL FROM:<x@y>\r\n.\r\n",
+	    "a\n.\r\nMAIL FROM:<x@y>\r\n.\r\n",
+	    "a\r.\rb\r\n.\r\n",
+	    "a\r\n.\r\r\n.\r\n",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(variants) / sizeof(variants[0]); i++) {
+		struct smtp_body b;
+		const char *in = variants[i];
+
+		smtp_body_init(&b, 1000);
+		/* Only the final CRLF.CRLF ends it, and the body is refused. */
+		assert_int_equal(feed(&b, in), strlen(in));
+		assert_true(b.bare_eol);
+		assert_false(smtp_body_is_ok(&b));
+		smtp_body_free(&b);
+	}
+}
+
+static void
+test_too_big(void **state)
+{
+	struct smtp_body b;
+	const char *in = "0123456789\r\n0123456789\r\n0123456789\r\n.\r\n";
+
+	(void)state;
+	smtp_body_init(&b, 30);
+	assert_int_equal(feed(&b, in), strlen(in));
+	assert_true(b.too_big);
+	assert_null(b.msg.data); /* nothing is kept past the limit */
+	assert_int_equal(b.size, 36);
+	smtp_body_free(&b);
+
+	smtp_body_init(&b, 24); /* exactly two lines fit */
+	assert_int_equal(feed(&b, "0123456789\r\n0123456789\r\n.\r\n"), 27);
+	assert_true(smtp_body_is_ok(&b));
+	smtp_body_free(&b);
+}
+
+static void
+test_nul_bytes_kept(void **state)
+{
+	struct smtp_body b;
+
+	(void)state;
+	smtp_body_init(&b, 100);
+	assert_int_equal(smtp_body_line(&b, "a\0b", 3), SMTP_BODY_MORE);
+	assert_int_equal(smtp_body_line(&b, ".", 1), SMTP_BODY_END);
+	assert_int_equal(b.msg.len, 5);
+	assert_memory_equal(b.msg.data, "a\0b\r\n", 5);
+	smtp_body_free(&b);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_plain_and_unstuffing),
+	    cmocka_unit_test(test_empty_message),
+	    cmocka_unit_test(test_smuggling),
+	    cmocka_unit_test(test_too_big),
+	    cmocka_unit_test(test_nul_bytes_kept),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

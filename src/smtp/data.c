@@ -1,0 +1,189 @@
+/*
+ * DATA: receiving the message (RFC 5321 4.1.1.4) and delivering it to the
+ * local recipients' INBOX.
+ *
+ * Lines are read CRLF-strict (session.c) and checked by body.c; the trace
+ * headers of RFC 5321 4.4 are written into the buffer first, so the message
+ * is stored exactly as it will be read, without a second copy.
+ */
+#include "smtp/session.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "store/store.h"
+#include "util/buf.h"
+
+/* A queue id of 16 hex digits, unique enough to find a message in logs. */
+static void
+smtp_data_new_id(struct smtp_session *s)
+{
+	unsigned char rnd[8];
+	uint64_t v = 0;
+
+	if (getrandom(rnd, sizeof(rnd), GRND_NONBLOCK) == (ssize_t)sizeof(rnd))
+		for (size_t i = 0; i < sizeof(rnd); i++)
+			v = v << 8 | rnd[i];
+	else
+		v = conn_id(s->c) << 32 ^ (uint64_t)time(NULL);
+	snprintf(s->txn.id, sizeof(s->txn.id), "%016llx",
+	         (unsigned long long)v);
+}
+
+/*
+ * The "with" value of the Received: header: RFC 3848 (ESMTP, ESMTPS,
+ * ESMTPA, ESMTPSA) and RFC 6531 3.7.3 (UTF8SMTP...).
+ */
+static const char *
+smtp_data_protocol(const struct smtp_session *s)
+{
+	static const char *const names[2][4] = {
+	    {"ESMTP", "ESMTPS", "ESMTPA", "ESMTPSA"},
+	    {"UTF8SMTP", "UTF8SMTPS", "UTF8SMTPA", "UTF8SMTPSA"},
+	};
+
+	if (!s->esmtp)
+		return "SMTP";
+	return names[s->txn.smtputf8]
+	            [(conn_is_tls(s->c) ? 1 : 0) + (s->user != NULL ? 2 : 0)];
+}
+
+/* Writes Return-Path: (RFC 5321 4.4) and Received: into the message. */
+static int
+smtp_data_trace(struct smtp_session *s, struct buf *b)
+{
+	char date[64];
+	struct tm tm;
+	time_t now = time(NULL);
+	const char *remote = conn_remote(s->c);
+	/* RFC 5321 4.1.3: the TCP-info is an address literal. */
+	bool ipv6 = strchr(remote, ':') != NULL;
+
+	/* RFC 5322 3.3 date-time, in UTC so it never depends on the host. */
+	if (gmtime_r(&now, &tm) == NULL ||
+	    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm) ==
+	        0)
+		return -1;
+	if (buf_printf(b, "Return-Path: <%s>\r\n", s->txn.from) < 0 ||
+	    buf_printf(b,
+	               "Received: from %s ([%s%s])\r\n\tby %s (Postamt) "
+	               "with %s id %s",
+	               s->helo, ipv6 ? "IPv6:" : "", remote, s->cfg->hostname,
+	               smtp_data_protocol(s), s->txn.id) < 0)
+		return -1;
+	/* Name the recipient only when there is one (privacy of Bcc). */
+	if (s->txn.nrcpts == 1)
+		return buf_printf(b, "\r\n\tfor <%s>; %s\r\n",
+		                  s->txn.first_rcpt, date);
+	return buf_printf(b, ";\r\n\t%s\r\n", date);
+}
+
+void
+smtp_cmd_data(struct smtp_session *s, const char *arg, size_t len)
+{
+	(void)arg;
+	(void)len;
+	smtp_data_new_id(s);
+	smtp_body_free(&s->txn.body);
+	smtp_body_init(&s->txn.body, s->cfg->max_message_size);
+	if (smtp_data_trace(s, &s->txn.body.msg) < 0) {
+		smtp_body_free(&s->txn.body);
+		smtp_reply(s, "451 4.3.0 Out of memory, try again later");
+		return;
+	}
+	smtp_session_set_state(s, SMTP_STATE_DATA);
+	smtp_reply(s, "354 End data with <CR><LF>.<CR><LF>");
+}
+
+/* Stores the message in one user's INBOX; durable when it returns 0. */
+static int
+smtp_data_deliver_one(struct smtp_session *s, const char *user, struct err *e)
+{
+	struct store_user *u = NULL;
+	const struct buf *msg = &s->txn.body.msg;
+	uint32_t uid;
+	int rc;
+
+	if (store_user_open(s->svc->store, user, &u, e) < 0)
+		return -1;
+	rc = store_deliver(u, "INBOX", msg->data, msg->len, 0, &uid, e);
+	store_user_close(&u);
+	return rc;
+}
+
+/*
+ * Delivers to every recipient, stopping at the first failure.  Plain SMTP
+ * DATA has one reply for all recipients (LMTP has one per recipient), so a
+ * failure after some deliveries makes the sender retry all of them and the
+ * earlier ones get the message twice; duplicates are preferred to loss.
+ */
+static void
+smtp_data_deliver(struct smtp_session *s)
+{
+	struct smtp_txn *t = &s->txn;
+	struct err e;
+
+	for (size_t i = 0; i < t->nusers; i++) {
+		err_clear(&e);
+		if (smtp_data_deliver_one(s, t->users[i], &e) == 0)
+			continue;
+		conn_log(s->c, LOG_LVL_ERROR,
+		         "delivery failed id=%s rcpt=%s done=%zu error=%s: %s",
+		         t->id, t->users[i], i, err_kind_name(e.kind), e.msg);
+		if (e.kind == ERR_QUOTA)
+			smtp_reply(s, "552 5.2.2 Mailbox full");
+		else
+			smtp_reply(s, "451 4.3.0 Local delivery failed, try "
+			              "again later");
+		return;
+	}
+	conn_log(s->c, LOG_LVL_INFO,
+	         "accepted id=%s from=<%s> rcpts=%zu size=%llu", t->id, t->from,
+	         t->nusers, (unsigned long long)t->body.size);
+	smtp_reply(s, "250 2.0.0 Ok: queued as %s", t->id);
+}
+
+/* Answers the final dot. */
+static void
+smtp_data_finish(struct smtp_session *s)
+{
+	const struct smtp_body *b = &s->txn.body;
+
+	if (b->bare_eol) {
+		conn_log(s->c, LOG_LVL_INFO, "rejected id=%s: bare CR or LF",
+		         s->txn.id);
+		smtp_reply(s, "550 5.6.0 Bare LF or CR in message; lines must "
+		              "end in CRLF");
+	} else if (b->too_big) {
+		conn_log(s->c, LOG_LVL_INFO,
+		         "rejected id=%s: size %llu over "
+		         "%llu",
+		         s->txn.id, (unsigned long long)b->size,
+		         (unsigned long long)b->max);
+		smtp_reply(s, "552 5.3.4 Message too big");
+	} else if (b->nomem) {
+		conn_log(s->c, LOG_LVL_ERROR, "rejected id=%s: out of memory",
+		         s->txn.id);
+		smtp_reply(s, "452 4.3.1 Insufficient system storage");
+	} else {
+		smtp_data_deliver(s);
+	}
+}
+
+void
+smtp_data_line(struct smtp_session *s, const char *line, size_t len)
+{
+	if (smtp_body_line(&s->txn.body, line, len) == SMTP_BODY_MORE)
+		return;
+	smtp_data_finish(s);
+	smtp_txn_reset(s);
+	smtp_session_set_state(s, SMTP_STATE_READY);
+	if (s->shutting_down) {
+		smtp_reply(s, "421 4.3.2 Server shutting down");
+		smtp_session_close(s, "server shutdown");
+	}
+}

@@ -1,0 +1,336 @@
+/*
+ * The envelope commands of RFC 5321 4.1.1: EHLO, HELO, MAIL, RCPT, RSET,
+ * NOOP, VRFY, HELP, QUIT, and STARTTLS (RFC 3207).
+ */
+#include "smtp/session.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/auth.h"
+#include "smtp/addr.h"
+#include "util/buf.h"
+
+/* Records the EHLO/HELO argument; EHLO implies RSET (RFC 5321 4.1.4). */
+static bool
+smtp_helo_set(struct smtp_session *s, const char *arg, size_t len, bool esmtp)
+{
+	char *h;
+
+	if (!smtp_addr_helo_is_valid(arg, len)) {
+		smtp_reply_error(s, "501 5.5.4 Invalid domain name");
+		return false;
+	}
+	if ((h = strdup(arg)) == NULL) {
+		smtp_reply(s, "451 4.3.0 Out of memory, try again later");
+		return false;
+	}
+	free(s->helo);
+	s->helo = h;
+	s->esmtp = esmtp;
+	smtp_txn_reset(s);
+	smtp_session_set_state(s, SMTP_STATE_READY);
+	return true;
+}
+
+void
+smtp_cmd_ehlo(struct smtp_session *s, const char *arg, size_t len)
+{
+	struct buf b = BUF_INIT;
+	char size[48];
+	const char *caps[8];
+	size_t n = 0;
+
+	if (!smtp_helo_set(s, arg, len, true))
+		return;
+	snprintf(size, sizeof(size), "SIZE %llu",
+	         (unsigned long long)s->cfg->max_message_size);
+	caps[n++] = "PIPELINING";
+	caps[n++] = size;
+	caps[n++] = "8BITMIME";
+	caps[n++] = "SMTPUTF8";
+	caps[n++] = "ENHANCEDSTATUSCODES";
+	if (!conn_is_tls(s->c))
+		caps[n++] = "STARTTLS";
+	if (smtp_session_auth_allowed(s))
+		caps[n++] = "AUTH PLAIN LOGIN";
+	/* RFC 2034 3: no enhanced codes in the EHLO reply. */
+	buf_printf(&b, "250-%s\r\n", s->cfg->hostname);
+	for (size_t i = 0; i < n; i++)
+		buf_printf(&b, "250%c%s\r\n", i + 1 == n ? ' ' : '-', caps[i]);
+	conn_write(s->c, b.data, b.len);
+	buf_free(&b);
+}
+
+void
+smtp_cmd_helo(struct smtp_session *s, const char *arg, size_t len)
+{
+	if (smtp_helo_set(s, arg, len, false))
+		smtp_reply(s, "250 %s", s->cfg->hostname);
+}
+
+/* The reply for a MAIL/RCPT argument that did not parse. */
+static void
+smtp_reply_parse(struct smtp_session *s, enum smtp_parse r, bool is_rcpt)
+{
+	/* RFC 3463 3.2: X.1.7 bad sender syntax, X.1.3 bad recipient. */
+	const char *esc = is_rcpt ? "5.1.3" : "5.1.7";
+
+	switch (r) {
+	case SMTP_PARSE_TOO_LONG:
+		smtp_reply_error(s, "501 %s Address too long", esc);
+		break;
+	case SMTP_PARSE_UNKNOWN:
+		smtp_reply_error(s, "555 5.5.4 Unsupported parameter");
+		break;
+	case SMTP_PARSE_BAD_VALUE:
+		smtp_reply_error(s, "501 5.5.4 Invalid parameter value");
+		break;
+	case SMTP_PARSE_NOMEM:
+		smtp_reply(s, "451 4.3.0 Out of memory, try again later");
+		break;
+	case SMTP_PARSE_SYNTAX:
+	case SMTP_PARSE_OK:
+	default:
+		smtp_reply_error(s, "501 %s Syntax: %s", esc,
+		                 is_rcpt ? "RCPT TO:<address>"
+		                         : "MAIL FROM:<address>");
+		break;
+	}
+}
+
+/* Submission wants TLS, then AUTH, before a transaction (RFC 6409 4.3). */
+static bool
+smtp_mail_allowed(struct smtp_session *s)
+{
+	if (smtp_session_needs_tls(s)) {
+		smtp_reply_error(
+		    s, "530 5.7.0 Must issue a STARTTLS command first");
+		return false;
+	}
+	if (s->service != SVC_SMTP && s->user == NULL) {
+		smtp_reply_error(s, "530 5.7.0 Authentication required");
+		return false;
+	}
+	return true;
+}
+
+void
+smtp_cmd_mail(struct smtp_session *s, const char *arg, size_t len)
+{
+	struct smtp_mail_args a;
+	enum smtp_parse r;
+
+	if (!smtp_mail_allowed(s))
+		return;
+	if ((r = smtp_addr_parse_mail(arg, len, &a)) != SMTP_PARSE_OK) {
+		smtp_reply_parse(s, r, false);
+		return;
+	}
+	if (a.addr_8bit && !a.smtputf8) {
+		/* RFC 6531 3.5: a UTF-8 address needs the SMTPUTF8 parameter.
+		 */
+		smtp_reply_error(s, "553 5.6.7 Non-ASCII address requires "
+		                    "SMTPUTF8");
+	} else if (a.has_size && a.size > s->cfg->max_message_size) {
+		/* RFC 1870 6.1: refuse early what will not fit. */
+		smtp_reply(s, "552 5.3.4 Message size exceeds fixed limit");
+	} else {
+		s->txn.from = a.addr;
+		s->txn.smtputf8 = a.smtputf8;
+		smtp_session_set_state(s, SMTP_STATE_MAIL);
+		smtp_reply(s, "250 2.1.0 Ok");
+		return;
+	}
+	free(a.addr);
+}
+
+/* Adds user to the delivery list once, however many RCPTs name it. */
+static int
+smtp_txn_add_user(struct smtp_txn *t, char *user)
+{
+	char **users;
+
+	for (size_t i = 0; i < t->nusers; i++) {
+		if (strcmp(t->users[i], user) == 0) {
+			free(user);
+			return 0;
+		}
+	}
+	users = realloc(t->users, (t->nusers + 1) * sizeof(*users));
+	if (users == NULL) {
+		free(user);
+		return -1;
+	}
+	t->users = users;
+	t->users[t->nusers++] = user;
+	return 0;
+}
+
+static void
+smtp_rcpt_refuse(struct smtp_session *s, const char *addr, const struct err *e)
+{
+	struct smtp_err_reply r;
+
+	switch (e->kind) {
+	case ERR_NOTFOUND:
+		smtp_reply(s,
+		           "550 5.1.1 <%s>: Recipient address rejected: "
+		           "User unknown",
+		           addr);
+		return;
+	case ERR_PERM:
+		/*
+		 * Not a local domain.  The MX never relays.  An authenticated
+		 * submission client may send anywhere, but the outbound queue
+		 * is not built yet, so that is a temporary failure for now.
+		 */
+		if (s->user != NULL)
+			smtp_reply(s, "451 4.3.0 Delivery to remote domains is "
+			              "not available yet");
+		else
+			smtp_reply(s, "554 5.7.1 <%s>: Relay access denied",
+			           addr);
+		return;
+	default:
+		r = smtp_reply_for_err(e->kind);
+		conn_log(s->c, LOG_LVL_WARN, "rcpt lookup failed: %s: %s",
+		         err_kind_name(e->kind), e->msg);
+		smtp_reply(s, "%d %s %s", r.code, r.esc, r.text);
+		return;
+	}
+}
+
+/* RFC 5321 4.5.1: "Postmaster" without a domain means ours. */
+static char *
+smtp_rcpt_full_address(struct smtp_session *s, char *addr)
+{
+	struct buf b = BUF_INIT;
+
+	if (smtp_addr_domain(addr) != NULL)
+		return addr;
+	free(addr);
+	if (buf_printf(&b, "postmaster@%s", s->cfg->domain) < 0) {
+		buf_free(&b);
+		return NULL;
+	}
+	return buf_steal(&b);
+}
+
+void
+smtp_cmd_rcpt(struct smtp_session *s, const char *arg, size_t len)
+{
+	struct smtp_rcpt_args a;
+	enum smtp_parse r;
+	struct err e;
+	char *user, *addr;
+
+	if ((r = smtp_addr_parse_rcpt(arg, len, &a)) != SMTP_PARSE_OK) {
+		smtp_reply_parse(s, r, true);
+		return;
+	}
+	if (a.addr_8bit && !s->txn.smtputf8) {
+		smtp_reply_error(s, "553 5.6.7 Non-ASCII address requires "
+		                    "SMTPUTF8");
+		free(a.addr);
+		return;
+	}
+	/* RFC 5321 4.5.3.1.10: 452 for too many recipients. */
+	if (s->txn.nrcpts >= SMTP_MAX_RCPTS) {
+		smtp_reply(s, "452 4.5.3 Too many recipients");
+		free(a.addr);
+		return;
+	}
+	if ((addr = smtp_rcpt_full_address(s, a.addr)) == NULL) {
+		smtp_reply(s, "451 4.3.0 Out of memory, try again later");
+		return;
+	}
+	err_clear(&e);
+	if (auth_resolve_rcpt(s->svc->auth, addr, &user, &e) < 0) {
+		smtp_rcpt_refuse(s, addr, &e);
+		free(addr);
+		return;
+	}
+	if (smtp_txn_add_user(&s->txn, user) < 0) {
+		smtp_reply(s, "451 4.3.0 Out of memory, try again later");
+		free(addr);
+		return;
+	}
+	if (s->txn.first_rcpt == NULL)
+		s->txn.first_rcpt = addr;
+	else
+		free(addr);
+	s->txn.nrcpts++;
+	smtp_session_set_state(s, SMTP_STATE_RCPT);
+	smtp_reply(s, "250 2.1.5 Ok");
+}
+
+void
+smtp_cmd_rset(struct smtp_session *s, const char *arg, size_t len)
+{
+	(void)arg;
+	(void)len;
+	smtp_txn_reset(s);
+	if (s->state != SMTP_STATE_GREETED)
+		smtp_session_set_state(s, SMTP_STATE_READY);
+	smtp_reply(s, "250 2.0.0 Ok");
+}
+
+void
+smtp_cmd_noop(struct smtp_session *s, const char *arg, size_t len)
+{
+	(void)arg;
+	(void)len;
+	smtp_reply(s, "250 2.0.0 Ok");
+}
+
+/* RFC 5321 3.5.3: 252 says neither yes nor no (no address harvesting). */
+void
+smtp_cmd_vrfy(struct smtp_session *s, const char *arg, size_t len)
+{
+	(void)arg;
+	(void)len;
+	smtp_reply(s, "252 2.5.0 Cannot VRFY user");
+}
+
+void
+smtp_cmd_help(struct smtp_session *s, const char *arg, size_t len)
+{
+	(void)arg;
+	(void)len;
+	smtp_reply(s, "214 2.0.0 Commands: EHLO HELO MAIL RCPT DATA RSET NOOP "
+	              "VRFY HELP QUIT STARTTLS AUTH");
+}
+
+void
+smtp_cmd_quit(struct smtp_session *s, const char *arg, size_t len)
+{
+	(void)arg;
+	(void)len;
+	smtp_reply(s, "221 2.0.0 Bye");
+	smtp_session_close(s, "quit");
+}
+
+void
+smtp_cmd_starttls(struct smtp_session *s, const char *arg, size_t len)
+{
+	(void)arg;
+	(void)len;
+	if (conn_is_tls(s->c)) {
+		smtp_reply_error(s, "503 5.5.1 TLS already active");
+		return;
+	}
+	smtp_reply(s, "220 2.0.0 Ready to start TLS");
+	/*
+	 * From here no input is read until tls_ready(); the network layer
+	 * drops whatever the client pipelined after STARTTLS.
+	 */
+	smtp_session_set_state(s, SMTP_STATE_TLS);
+	if (conn_starttls(s->c) < 0) {
+		conn_log(s->c, LOG_LVL_ERROR,
+		         "starttls failed: no TLS "
+		         "available");
+		smtp_session_close(s, "starttls failed");
+	}
+}

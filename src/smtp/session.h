@@ -1,0 +1,136 @@
+/*
+ * smtp session: the state shared by the files of src/smtp/ (private).
+ *
+ * session.c owns the lifecycle and the dispatch table; envelope.c, auth.c
+ * and data.c implement the commands; reply.c writes replies.  Every command
+ * handler gets the session and the argument text after the verb (NUL
+ * terminated, len bytes, no line terminator) and writes exactly one reply
+ * (multi-line for EHLO), except where a continuation (334, 354) follows.
+ */
+#ifndef POSTAMT_SMTP_SESSION_H
+#define POSTAMT_SMTP_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "net/conn.h"
+#include "proto/services.h"
+#include "smtp/body.h"
+#include "util/err.h"
+
+/* Recipients per message.  To become the config key max_recipients. */
+#define SMTP_MAX_RCPTS 100
+/*
+ * Bad commands (syntax, sequence, unknown, failed AUTH) before the
+ * connection is dropped with 421.  To become the config key
+ * smtp_max_errors.
+ */
+#define SMTP_MAX_ERRORS 10
+/* RFC 5321 4.5.3.1.4: a command line of 512 octets must be accepted. */
+#define SMTP_COMMAND_LINE_MIN 512
+
+enum smtp_state {
+	SMTP_STATE_GREETED, /* greeting sent, no EHLO/HELO yet */
+	SMTP_STATE_READY,   /* EHLO/HELO done, no transaction */
+	SMTP_STATE_MAIL,    /* MAIL accepted, no recipient yet */
+	SMTP_STATE_RCPT,    /* at least one recipient accepted */
+	SMTP_STATE_DATA,    /* 354 sent, receiving the message */
+	SMTP_STATE_AUTH,    /* 334 sent, waiting for a SASL response */
+	SMTP_STATE_TLS,     /* STARTTLS accepted, waiting for the handshake */
+	SMTP_STATE_CLOSED,  /* conn_close() called; input is ignored */
+};
+
+#define SMTP_ST(x) (1u << (x))
+
+enum smtp_auth_step {
+	SMTP_AUTH_NONE,
+	SMTP_AUTH_PLAIN,      /* waiting for the PLAIN message */
+	SMTP_AUTH_LOGIN_USER, /* waiting for the LOGIN user name */
+	SMTP_AUTH_LOGIN_PASS, /* waiting for the LOGIN password */
+};
+
+/* One mail transaction (RFC 5321 3.3), reset by RSET, EHLO, end of DATA. */
+struct smtp_txn {
+	char *from;    /* reverse-path, "" for <>; NULL: no MAIL yet */
+	bool smtputf8; /* MAIL had SMTPUTF8 */
+	char **users;  /* distinct local users to deliver to */
+	size_t nusers;
+	size_t nrcpts;    /* RCPT commands accepted (the limit counts these) */
+	char *first_rcpt; /* the first accepted RCPT address, for Received */
+	struct smtp_body body;
+	char id[17]; /* queue id, 16 hex digits, set at DATA */
+};
+
+struct smtp_session {
+	struct conn *c;
+	const struct config *cfg;
+	struct services *svc;
+	enum service service;
+	enum smtp_state state;
+	char *helo;         /* EHLO/HELO argument; NULL before one */
+	bool esmtp;         /* EHLO rather than HELO */
+	char *user;         /* authenticated address; NULL before AUTH */
+	unsigned errors;    /* bad commands so far */
+	bool shutting_down; /* server stop requested while in DATA */
+	enum smtp_auth_step auth_step;
+	char *auth_login_user; /* AUTH LOGIN: the user name given so far */
+	struct smtp_txn txn;
+};
+
+/* session.c */
+void smtp_session_set_state(struct smtp_session *s, enum smtp_state st);
+/* Closes the connection after the queued replies; no more input is read. */
+void smtp_session_close(struct smtp_session *s, const char *reason);
+/* Forgets the transaction (RFC 5321 4.1.1.5); keeps EHLO and AUTH. */
+void smtp_txn_reset(struct smtp_session *s);
+/* True if AUTH may be offered and used on this connection now. */
+bool smtp_session_auth_allowed(const struct smtp_session *s);
+/* True if this is 587 without TLS, where MAIL/AUTH need STARTTLS first. */
+bool smtp_session_needs_tls(const struct smtp_session *s);
+
+/* reply.c */
+/* Writes one reply line; fmt is the text without CRLF. */
+void smtp_reply(struct smtp_session *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/*
+ * Writes a reply to a client mistake and counts it; at SMTP_MAX_ERRORS
+ * adds "421 4.7.0 Too many errors" and closes the connection.
+ */
+void smtp_reply_error(struct smtp_session *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/*
+ * The reply for a store/auth failure (RFC 3463 codes): code, enhanced code
+ * and text for clients.  Pure; the detail in e->msg is for the log only.
+ */
+struct smtp_err_reply {
+	int code;
+	const char *esc;
+	const char *text;
+};
+struct smtp_err_reply smtp_reply_for_err(enum err_kind kind);
+
+/* Command handlers: envelope.c */
+void smtp_cmd_ehlo(struct smtp_session *s, const char *arg, size_t len);
+void smtp_cmd_helo(struct smtp_session *s, const char *arg, size_t len);
+void smtp_cmd_mail(struct smtp_session *s, const char *arg, size_t len);
+void smtp_cmd_rcpt(struct smtp_session *s, const char *arg, size_t len);
+void smtp_cmd_rset(struct smtp_session *s, const char *arg, size_t len);
+void smtp_cmd_noop(struct smtp_session *s, const char *arg, size_t len);
+void smtp_cmd_vrfy(struct smtp_session *s, const char *arg, size_t len);
+void smtp_cmd_help(struct smtp_session *s, const char *arg, size_t len);
+void smtp_cmd_quit(struct smtp_session *s, const char *arg, size_t len);
+void smtp_cmd_starttls(struct smtp_session *s, const char *arg, size_t len);
+
+/* auth.c */
+void smtp_cmd_auth(struct smtp_session *s, const char *arg, size_t len);
+/* A line received in SMTP_STATE_AUTH (a SASL response or "*"). */
+void smtp_auth_line(struct smtp_session *s, char *line, size_t len);
+/* Wipes and frees what an unfinished AUTH exchange holds. */
+void smtp_auth_reset(struct smtp_session *s);
+
+/* data.c */
+void smtp_cmd_data(struct smtp_session *s, const char *arg, size_t len);
+/* A line received in SMTP_STATE_DATA (read CRLF-strict). */
+void smtp_data_line(struct smtp_session *s, const char *line, size_t len);
+
+#endif

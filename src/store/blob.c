@@ -1,0 +1,233 @@
+/*
+ * blob: durable, immutable message files.
+ *
+ * DESIGN.md "The mail store": write to a temporary file, fsync, rename into
+ * place, fsync the directory; only then may the index row be committed.  A
+ * crash at any instant leaves a tmp.* file (removed by store_blob_clean()),
+ * an orphan blob (collected later), or a complete message, never half of
+ * one.
+ */
+#include "store/embedded_private.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
+
+#include "util/log.h"
+
+/* Fills out (STORE_BLOB_ID_SIZE bytes) with 128 random bits in hex. */
+static int
+blob_random_id(char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char r[16];
+
+	if (RAND_bytes(r, sizeof(r)) != 1)
+		return -1;
+	for (size_t i = 0; i < sizeof(r); i++) {
+		out[2 * i] = hex[r[i] >> 4];
+		out[2 * i + 1] = hex[r[i] & 0x0F];
+	}
+	out[32] = '\0';
+	return 0;
+}
+
+/* ENOSPC and EDQUOT are temporary: the sender should retry later. */
+static int
+blob_errno(int e, const char *what, const char *path, struct err *err)
+{
+	enum err_kind kind = (e == ENOSPC || e == EDQUOT) ? ERR_TEMP : ERR_IO;
+
+	return err_set(err, kind, "store: %s %s: %s", what, path, strerror(e));
+}
+
+static int
+blob_path(char *out, size_t size, const char *dir, const char *prefix,
+          const char *id)
+{
+	int n = snprintf(out, size, "%s/%s%s", dir, prefix, id);
+
+	return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
+/* Writes all of data to fd and fsyncs it; returns 0 or an errno value. */
+static int
+blob_write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return fsync(fd) < 0 ? errno : 0;
+}
+
+/* fsync()s a directory so a rename or unlink in it is durable. */
+static int
+blob_sync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int e = 0;
+
+	if (fd < 0)
+		return errno;
+	if (fsync(fd) < 0)
+		e = errno;
+	close(fd);
+	return e;
+}
+
+/*
+ * Renames without replacing: two random 128-bit ids do not collide, but if
+ * they ever did, an existing message must not be overwritten.  Falls back
+ * to rename() on file systems without RENAME_NOREPLACE.
+ */
+static int
+blob_rename(const char *from, const char *to)
+{
+	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return errno;
+	return rename(from, to) < 0 ? errno : 0;
+}
+
+int
+store_blob_write(const char *dir, const void *data, size_t len,
+                 char id_r[STORE_BLOB_ID_SIZE], struct err *err)
+{
+	char tmp_id[STORE_BLOB_ID_SIZE], tmp[4096], final[4096];
+	int fd, e;
+
+	if (blob_random_id(tmp_id) < 0 || blob_random_id(id_r) < 0)
+		return err_set(err, ERR_TEMP, "store: no random bytes");
+	if (blob_path(tmp, sizeof(tmp), dir, "tmp.", tmp_id) < 0 ||
+	    blob_path(final, sizeof(final), dir, "", id_r) < 0)
+		return err_set(err, ERR_IO, "store: path too long: %s", dir);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return blob_errno(errno, "create", tmp, err);
+	e = blob_write_all(fd, data, len);
+	if (close(fd) < 0 && e == 0)
+		e = errno;
+	if (e != 0) {
+		unlink(tmp);
+		return blob_errno(e, "write", tmp, err);
+	}
+	if ((e = blob_rename(tmp, final)) != 0) {
+		unlink(tmp);
+		return blob_errno(e, "rename", tmp, err);
+	}
+	if ((e = blob_sync_dir(dir)) != 0) {
+		unlink(final);
+		return blob_errno(e, "fsync", dir, err);
+	}
+	return 0;
+}
+
+/* Reads exactly size bytes of fd into out, failing on short or long files. */
+static int
+blob_read_fd(int fd, uint64_t size, struct buf *out, const char *path,
+             struct err *err)
+{
+	struct stat st;
+	size_t left;
+
+	if (fstat(fd, &st) < 0)
+		return blob_errno(errno, "stat", path, err);
+	if (st.st_size < 0 || (uint64_t)st.st_size != size)
+		return err_set(
+		    err, ERR_IO, "store: %s has %lld bytes, index says %llu",
+		    path, (long long)st.st_size, (unsigned long long)size);
+	if (size > SIZE_MAX / 2 || buf_reserve(out, (size_t)size) < 0)
+		return err_set(err, ERR_LIMIT,
+		               "store: message of %llu bytes does not fit",
+		               (unsigned long long)size);
+	for (left = (size_t)size; left > 0;) {
+		ssize_t n = read(fd, out->data + out->len, left);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return blob_errno(errno, "read", path, err);
+		if (n == 0)
+			return err_set(err, ERR_IO, "store: %s is short", path);
+		out->len += (size_t)n;
+		left -= (size_t)n;
+	}
+	out->data[out->len] = '\0';
+	return 0;
+}
+
+int
+store_blob_read(const char *dir, const char *id, uint64_t size, struct buf *out,
+                struct err *err)
+{
+	char path[4096];
+	size_t old_len = out->len;
+	int fd, r;
+
+	if (blob_path(path, sizeof(path), dir, "", id) < 0)
+		return err_set(err, ERR_IO, "store: path too long: %s", dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return blob_errno(errno, "open", path, err);
+	r = blob_read_fd(fd, size, out, path, err);
+	close(fd);
+	if (r < 0) {
+		/* Leave out as it was: a reader never sees half a message. */
+		out->len = old_len;
+		if (out->data != NULL)
+			out->data[old_len] = '\0';
+	}
+	return r;
+}
+
+void
+store_blob_unlink(const char *dir, const char *id)
+{
+	char path[4096];
+
+	if (blob_path(path, sizeof(path), dir, "", id) < 0)
+		return;
+	if (unlink(path) < 0 && errno != ENOENT)
+		log_warn("store: cannot remove %s: %s", path, strerror(errno));
+}
+
+int
+store_blob_clean(const char *dir, time_t now, time_t max_age)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	struct stat st;
+	int removed = 0;
+
+	if (d == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, "tmp.", 4) != 0)
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (st.st_mtime > now - max_age)
+			continue;
+		if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+			removed++;
+	}
+	closedir(d);
+	return removed;
+}

@@ -1,0 +1,372 @@
+/*
+ * embedded_msg: delivering, reading, flagging and expunging messages.
+ *
+ * Every change runs in one IMMEDIATE transaction, which takes the write
+ * lock at BEGIN: two sessions of one user never read the same UIDNEXT or
+ * HIGHESTMODSEQ and both use it.
+ */
+#include "store/embedded_private.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define STORE_FLAG_ALL                                                         \
+	(STORE_FLAG_SEEN | STORE_FLAG_ANSWERED | STORE_FLAG_FLAGGED |          \
+	 STORE_FLAG_DELETED | STORE_FLAG_DRAFT)
+
+/* UIDs are 32-bit and non-zero (RFC 9051 2.3.1.1). */
+#define EMB_UID_MAX UINT32_MAX
+
+struct emb_counters {
+	int64_t id;
+	int64_t uidnext;
+	int64_t modseq;
+};
+
+/* Reads the mailbox's id, UIDNEXT and HIGHESTMODSEQ (inside a transaction). */
+static int
+emb_counters_get(struct embedded_user *u, const char *mailbox,
+                 struct emb_counters *c, struct err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (embedded_stmt(u, EMB_MBOX_COUNTERS, &st, err) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, mailbox, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		c->id = sqlite3_column_int64(st, 0);
+		c->uidnext = sqlite3_column_int64(st, 1);
+		c->modseq = sqlite3_column_int64(st, 2);
+	}
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE)
+		return err_set(err, ERR_NOTFOUND, "no mailbox \"%.200s\"",
+		               mailbox);
+	if (rc != SQLITE_ROW)
+		return embedded_db_error(u, rc, "mailbox lookup", err);
+	return 0;
+}
+
+static int
+emb_counters_set(struct embedded_user *u, const struct emb_counters *c,
+                 struct err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (embedded_stmt(u, EMB_MBOX_SET_COUNTERS, &st, err) < 0)
+		return -1;
+	sqlite3_bind_int64(st, 1, c->id);
+	sqlite3_bind_int64(st, 2, c->uidnext);
+	sqlite3_bind_int64(st, 3, c->modseq);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : embedded_db_error(u, rc, "update", err);
+}
+
+static int
+emb_msg_insert(struct embedded_user *u, const struct emb_counters *c,
+               const char *blob, size_t len, uint32_t flags, struct err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (embedded_stmt(u, EMB_MSG_INSERT, &st, err) < 0)
+		return -1;
+	sqlite3_bind_int64(st, 1, c->id);
+	sqlite3_bind_int64(st, 2, c->uidnext);
+	sqlite3_bind_text(st, 3, blob, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)len);
+	sqlite3_bind_int64(st, 5, flags & STORE_FLAG_ALL);
+	sqlite3_bind_int64(st, 6, (sqlite3_int64)time(NULL));
+	sqlite3_bind_int64(st, 7, c->modseq + 1);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : embedded_db_error(u, rc, "insert", err);
+}
+
+/* The index half of a delivery: one transaction, all or nothing. */
+static int
+emb_deliver_index(struct embedded_user *u, const char *mailbox,
+                  const char *blob, size_t len, uint32_t flags, uint32_t *uid_r,
+                  struct err *err)
+{
+	struct emb_counters c, next;
+
+	if (embedded_run(u, EMB_BEGIN_IMMEDIATE, err) < 0)
+		return -1;
+	if (emb_counters_get(u, mailbox, &c, err) < 0)
+		goto fail;
+	if (c.uidnext >= EMB_UID_MAX) {
+		err_set(err, ERR_LIMIT, "mailbox \"%.200s\" has used all UIDs",
+		        mailbox);
+		goto fail;
+	}
+	next = c;
+	next.uidnext = c.uidnext + 1;
+	next.modseq = c.modseq + 1;
+	if (emb_msg_insert(u, &c, blob, len, flags, err) < 0 ||
+	    emb_counters_set(u, &next, err) < 0 ||
+	    embedded_run(u, EMB_COMMIT, err) < 0)
+		goto fail;
+	*uid_r = (uint32_t)c.uidnext;
+	return 0;
+fail:
+	embedded_rollback(u);
+	return -1;
+}
+
+int
+embedded_deliver(struct store_user *pub, const char *mailbox, const void *data,
+                 size_t len, uint32_t flags, uint32_t *uid_r, struct err *err)
+{
+	struct embedded_user *u = embedded_user_of(pub);
+	char blob[STORE_BLOB_ID_SIZE];
+
+	if (store_blob_write(u->blob_dir, data, len, blob, err) < 0)
+		return -1;
+	if (emb_deliver_index(u, mailbox, blob, len, flags, uid_r, err) < 0) {
+		/* Not committed: the blob must not outlive the failure. */
+		store_blob_unlink(u->blob_dir, blob);
+		return -1;
+	}
+	return 0;
+}
+
+int
+embedded_msg_read(struct store_user *pub, const char *mailbox, uint32_t uid,
+                  struct buf *out, struct err *err)
+{
+	struct embedded_user *u = embedded_user_of(pub);
+	char blob[STORE_BLOB_ID_SIZE] = "";
+	sqlite3_stmt *st;
+	int64_t id, size = 0;
+	int rc;
+
+	if (embedded_mailbox_id(u, mailbox, &id, err) < 0 ||
+	    embedded_stmt(u, EMB_MSG_BLOB, &st, err) < 0)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, uid);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const unsigned char *t = sqlite3_column_text(st, 0);
+
+		if (t != NULL)
+			snprintf(blob, sizeof(blob), "%s", (const char *)t);
+		size = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE)
+		return err_set(err, ERR_NOTFOUND, "no message with UID %u",
+		               uid);
+	if (rc != SQLITE_ROW)
+		return embedded_db_error(u, rc, "message lookup", err);
+	if (strlen(blob) != STORE_BLOB_ID_SIZE - 1 || size < 0)
+		return err_set(err, ERR_IO, "store: bad index row for UID %u",
+		               uid);
+	/*
+	 * Blobs are immutable and unlinked only after the expunge commit, so
+	 * reading outside the transaction sees either all bytes or ENOENT.
+	 */
+	return store_blob_read(u->blob_dir, blob, (uint64_t)size, out, err);
+}
+
+/* Reads the flags of uid; ERR_NOTFOUND if there is no such message. */
+static int
+emb_flags_get(struct embedded_user *u, int64_t mbox, uint32_t uid,
+              uint32_t *flags_r, struct err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (embedded_stmt(u, EMB_MSG_FLAGS, &st, err) < 0)
+		return -1;
+	sqlite3_bind_int64(st, 1, mbox);
+	sqlite3_bind_int64(st, 2, uid);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*flags_r = (uint32_t)sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE)
+		return err_set(err, ERR_NOTFOUND, "no message with UID %u",
+		               uid);
+	return rc == SQLITE_ROW ? 0 : embedded_db_error(u, rc, "flags", err);
+}
+
+static int
+emb_flags_set(struct embedded_user *u, int64_t mbox, uint32_t uid,
+              uint32_t flags, int64_t modseq, struct err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (embedded_stmt(u, EMB_MSG_SET_FLAGS, &st, err) < 0)
+		return -1;
+	sqlite3_bind_int64(st, 1, mbox);
+	sqlite3_bind_int64(st, 2, uid);
+	sqlite3_bind_int64(st, 3, flags);
+	sqlite3_bind_int64(st, 4, modseq);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : embedded_db_error(u, rc, "flags", err);
+}
+
+static uint32_t
+emb_flags_apply(uint32_t old, int mode, uint32_t flags)
+{
+	flags &= STORE_FLAG_ALL;
+	if (mode > 0)
+		return old | flags;
+	if (mode < 0)
+		return old & ~flags;
+	return flags;
+}
+
+int
+embedded_msg_set_flags(struct store_user *pub, const char *mailbox,
+                       uint32_t uid, int mode, uint32_t flags, struct err *err)
+{
+	struct embedded_user *u = embedded_user_of(pub);
+	struct emb_counters c;
+	uint32_t old, new;
+
+	if (embedded_run(u, EMB_BEGIN_IMMEDIATE, err) < 0)
+		return -1;
+	if (emb_counters_get(u, mailbox, &c, err) < 0 ||
+	    emb_flags_get(u, c.id, uid, &old, err) < 0)
+		goto fail;
+	new = emb_flags_apply(old, mode, flags);
+	/*
+	 * RFC 7162 3.1: setting a flag that is already set SHOULD NOT change
+	 * the mod-sequence; a real change MUST.
+	 */
+	if (new != old) {
+		c.modseq++;
+		if (emb_flags_set(u, c.id, uid, new, c.modseq, err) < 0 ||
+		    emb_counters_set(u, &c, err) < 0)
+			goto fail;
+	}
+	if (embedded_run(u, EMB_COMMIT, err) < 0)
+		goto fail;
+	return 0;
+fail:
+	embedded_rollback(u);
+	return -1;
+}
+
+/*
+ * Deletes uid and records it in expunged with modseq; copies the blob id
+ * to blob (empty if there was no such message: expunging it twice is
+ * harmless).
+ */
+static int
+emb_msg_delete(struct embedded_user *u, int64_t mbox, uint32_t uid,
+               int64_t modseq, char blob[STORE_BLOB_ID_SIZE], struct err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	blob[0] = '\0';
+	if (embedded_stmt(u, EMB_MSG_DELETE, &st, err) < 0)
+		return -1;
+	sqlite3_bind_int64(st, 1, mbox);
+	sqlite3_bind_int64(st, 2, uid);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const unsigned char *t = sqlite3_column_text(st, 0);
+
+		if (t != NULL)
+			snprintf(blob, STORE_BLOB_ID_SIZE, "%s",
+			         (const char *)t);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return embedded_db_error(u, rc, "expunge", err);
+	if (blob[0] == '\0')
+		return 0;
+	if (embedded_stmt(u, EMB_EXPUNGED_INSERT, &st, err) < 0)
+		return -1;
+	sqlite3_bind_int64(st, 1, mbox);
+	sqlite3_bind_int64(st, 2, uid);
+	sqlite3_bind_int64(st, 3, modseq);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : embedded_db_error(u, rc, "expunge", err);
+}
+
+/* True if some message row (in any mailbox) still names blob. */
+static bool
+emb_blob_is_used(struct embedded_user *u, const char *blob)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (embedded_stmt(u, EMB_BLOB_IS_USED, &st, NULL) < 0)
+		return true; /* when in doubt, keep the file */
+	sqlite3_bind_text(st, 1, blob, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc != SQLITE_DONE;
+}
+
+/* The index half of an expunge; fills blobs and *n_r with what went. */
+static int
+emb_expunge_index(struct embedded_user *u, const char *mailbox,
+                  const uint32_t *uids, size_t count,
+                  char (*blobs)[STORE_BLOB_ID_SIZE], size_t *n_r,
+                  struct err *err)
+{
+	struct emb_counters c;
+	size_t n = 0;
+
+	if (embedded_run(u, EMB_BEGIN_IMMEDIATE, err) < 0)
+		return -1;
+	if (emb_counters_get(u, mailbox, &c, err) < 0)
+		goto fail;
+	/* One new mod-sequence for the whole expunge (RFC 7162 3.2.10). */
+	c.modseq++;
+	for (size_t i = 0; i < count; i++) {
+		if (emb_msg_delete(u, c.id, uids[i], c.modseq, blobs[n], err) <
+		    0)
+			goto fail;
+		if (blobs[n][0] != '\0')
+			n++;
+	}
+	if ((n > 0 && emb_counters_set(u, &c, err) < 0) ||
+	    embedded_run(u, EMB_COMMIT, err) < 0)
+		goto fail;
+	*n_r = n;
+	return 0;
+fail:
+	embedded_rollback(u);
+	return -1;
+}
+
+int
+embedded_expunge(struct store_user *pub, const char *mailbox,
+                 const uint32_t *uids, size_t count, struct err *err)
+{
+	struct embedded_user *u = embedded_user_of(pub);
+	char(*blobs)[STORE_BLOB_ID_SIZE];
+	size_t n = 0;
+
+	blobs = calloc(count, sizeof(*blobs));
+	if (blobs == NULL)
+		return err_set(err, ERR_TEMP, "store: out of memory");
+	if (emb_expunge_index(u, mailbox, uids, count, blobs, &n, err) < 0) {
+		free(blobs);
+		return -1;
+	}
+	/*
+	 * Only after the commit: a crash before it must leave every message
+	 * readable.  A later COPY may share a blob, hence the check.
+	 */
+	for (size_t i = 0; i < n; i++)
+		if (!emb_blob_is_used(u, blobs[i]))
+			store_blob_unlink(u->blob_dir, blobs[i]);
+	free(blobs);
+	return 0;
+}

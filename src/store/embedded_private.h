@@ -1,0 +1,140 @@
+/*
+ * embedded_private: the embedded backend's own pieces (SQLite index per
+ * user plus one immutable blob file per message).
+ *
+ *   DATA/users/<shard>/<user>/index.db   mailboxes, messages, expunged
+ *   DATA/users/<shard>/<user>/blobs/     <32 hex digits>, tmp.<hex> while
+ *                                        being written
+ */
+#ifndef POSTAMT_STORE_EMBEDDED_PRIVATE_H
+#define POSTAMT_STORE_EMBEDDED_PRIVATE_H
+
+#include <sqlite3.h>
+#include <time.h>
+
+#include "store/store_private.h"
+
+/* Prepared statements, created on first use and finalized at close. */
+enum emb_stmt {
+	EMB_BEGIN,
+	EMB_BEGIN_IMMEDIATE,
+	EMB_COMMIT,
+	EMB_ROLLBACK,
+	EMB_MBOX_ID,
+	EMB_MBOX_COUNTERS,
+	EMB_MBOX_SET_COUNTERS,
+	EMB_MBOX_STATUS,
+	EMB_MBOX_LIST,
+	EMB_MSG_INSERT,
+	EMB_MSG_LIST,
+	EMB_MSG_BLOB,
+	EMB_MSG_FLAGS,
+	EMB_MSG_SET_FLAGS,
+	EMB_MSG_DELETE,
+	EMB_EXPUNGED_INSERT,
+	EMB_BLOB_IS_USED,
+	EMB_STMT_COUNT
+};
+
+struct embedded_user {
+	struct store_user base; /* first, so the pointers convert */
+	char *dir;              /* DATA/users/<shard>/<user> */
+	char *blob_dir;         /* dir/blobs */
+	sqlite3 *db;
+	sqlite3_stmt *stmt[EMB_STMT_COUNT];
+};
+
+/* A blob id: 128 random bits as 32 lower-case hex digits, plus NUL. */
+#define STORE_BLOB_ID_SIZE 33
+
+/* tmp.* files older than this are crash leftovers (see store_blob_clean). */
+#define STORE_BLOB_TMP_MAX_AGE (15 * 60)
+
+/* Schema version kept in PRAGMA user_version. */
+#define EMB_SCHEMA_VERSION 1
+
+static inline struct embedded_user *
+embedded_user_of(struct store_user *u)
+{
+	return (struct embedded_user *)u;
+}
+
+/*
+ * Appends to path the directory of address below DATA/users:
+ * "<shard>/<name>", where shard is the first two hex digits of SHA-256 of
+ * the lower-cased address and name is the lower-cased address with every
+ * byte outside [a-z0-9._@+-] written as %XX.  ERR_SYNTAX for an empty
+ * address, one with '/', control characters, "." or "..", or one whose
+ * name would be longer than a file name may be.
+ */
+int store_user_path(const char *address, struct buf *path, struct err *err);
+
+/* Opens the index of u->dir, creating the schema if needed (embedded_db.c). */
+int embedded_db_open(struct embedded_user *u, struct err *err);
+
+/*
+ * Returns in *st_r the statement id, prepared on first use and reset, with
+ * no bindings.  The caller steps it and calls sqlite3_reset() when done.
+ */
+int embedded_stmt(struct embedded_user *u, enum emb_stmt id,
+                  sqlite3_stmt **st_r, struct err *err);
+
+/* Runs one statement without results (BEGIN, COMMIT ...). */
+int embedded_run(struct embedded_user *u, enum emb_stmt id, struct err *err);
+
+/* Rolls back the open transaction, if any. */
+void embedded_rollback(struct embedded_user *u);
+
+/* Fills err from an SQLite result code; returns -1. */
+int embedded_db_error(struct embedded_user *u, int rc, const char *what,
+                      struct err *err);
+
+/* Looks up a mailbox id by (canonical) name.  ERR_NOTFOUND if missing. */
+int embedded_mailbox_id(struct embedded_user *u, const char *mailbox,
+                        int64_t *id_r, struct err *err);
+
+/* Backend operations implemented in embedded_msg.c / embedded_mailbox.c. */
+int embedded_deliver(struct store_user *u, const char *mailbox,
+                     const void *data, size_t len, uint32_t flags,
+                     uint32_t *uid_r, struct err *err);
+int embedded_msg_read(struct store_user *u, const char *mailbox, uint32_t uid,
+                      struct buf *out, struct err *err);
+int embedded_msg_set_flags(struct store_user *u, const char *mailbox,
+                           uint32_t uid, int mode, uint32_t flags,
+                           struct err *err);
+int embedded_expunge(struct store_user *u, const char *mailbox,
+                     const uint32_t *uids, size_t count, struct err *err);
+int embedded_mailbox_status(struct store_user *u, const char *mailbox,
+                            struct store_mailbox_status *status_r,
+                            struct err *err);
+int embedded_mailbox_messages(struct store_user *u, const char *mailbox,
+                              struct store_msg **msgs_r, size_t *count_r,
+                              struct err *err);
+int embedded_mailbox_list(struct store_user *u,
+                          struct store_mailbox_info **list_r, size_t *count_r,
+                          struct err *err);
+
+/*
+ * Blob files (blob.c).  store_blob_write() writes data durably: a
+ * tmp.<random> file created with O_EXCL, written, fsynced, renamed to
+ * <random id>, and the directory fsynced.  On failure nothing is left
+ * behind; ERR_TEMP when the disk is full, ERR_IO otherwise.
+ */
+int store_blob_write(const char *dir, const void *data, size_t len,
+                     char id_r[STORE_BLOB_ID_SIZE], struct err *err);
+
+/* Appends blob id to out; ERR_IO if its size is not size. */
+int store_blob_read(const char *dir, const char *id, uint64_t size,
+                    struct buf *out, struct err *err);
+
+/* Removes blob id (errors are logged, not returned: it is only garbage). */
+void store_blob_unlink(const char *dir, const char *id);
+
+/*
+ * Removes tmp.* files last modified before now - max_age: what a crash in
+ * the middle of store_blob_write() leaves.  Younger ones may belong to a
+ * delivery running right now in another session.  Returns how many went.
+ */
+int store_blob_clean(const char *dir, time_t now, time_t max_age);
+
+#endif

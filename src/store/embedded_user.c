@@ -1,0 +1,132 @@
+/*
+ * embedded_user: the embedded backend's store and user lifecycle, and its
+ * operations table.
+ */
+#include "store/embedded_private.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* Creates dir (mode 0700) unless it exists. */
+static int
+emb_mkdir(const char *dir, struct err *err)
+{
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return err_set(err, ERR_IO, "store: mkdir %s: %s", dir,
+		               strerror(errno));
+	return 0;
+}
+
+static int
+emb_open(struct store *s, struct err *err)
+{
+	struct buf dir = BUF_INIT;
+	int r;
+
+	if (buf_printf(&dir, "%s/users", s->data_dir) < 0)
+		return err_set(err, ERR_TEMP, "store: out of memory");
+	r = emb_mkdir(buf_cstr(&dir), err);
+	buf_free(&dir);
+	return r;
+}
+
+static void
+emb_close(struct store *s)
+{
+	(void)s;
+}
+
+/* Builds u->dir and u->blob_dir and creates them. */
+static int
+emb_user_dirs(struct store *s, struct embedded_user *u, const char *address,
+              struct err *err)
+{
+	struct buf path = BUF_INIT;
+	size_t shard_end;
+
+	if (buf_printf(&path, "%s/users/", s->data_dir) < 0)
+		goto nomem;
+	shard_end = path.len + 2; /* "<shard>" */
+	if (store_user_path(address, &path, err) < 0) {
+		buf_free(&path);
+		return -1;
+	}
+	path.data[shard_end] = '\0';
+	if (emb_mkdir(path.data, err) < 0) {
+		buf_free(&path);
+		return -1;
+	}
+	path.data[shard_end] = '/';
+	u->dir = buf_steal(&path);
+	if (u->dir == NULL || buf_printf(&path, "%s/blobs", u->dir) < 0)
+		goto nomem;
+	u->blob_dir = buf_steal(&path);
+	if (u->blob_dir == NULL)
+		goto nomem;
+	if (emb_mkdir(u->dir, err) < 0 || emb_mkdir(u->blob_dir, err) < 0)
+		return -1;
+	return 0;
+nomem:
+	buf_free(&path);
+	return err_set(err, ERR_TEMP, "store: out of memory");
+}
+
+static void
+emb_user_close(struct store_user *pub)
+{
+	struct embedded_user *u = embedded_user_of(pub);
+
+	for (size_t i = 0; i < EMB_STMT_COUNT; i++)
+		sqlite3_finalize(u->stmt[i]);
+	if (u->db != NULL)
+		sqlite3_close(u->db);
+	free(u->dir);
+	free(u->blob_dir);
+	free(u->base.address);
+	free(u);
+}
+
+static int
+emb_user_open(struct store *s, const char *address, struct store_user **user_r,
+              struct err *err)
+{
+	struct embedded_user *u = calloc(1, sizeof(*u));
+
+	if (u == NULL)
+		return err_set(err, ERR_TEMP, "store: out of memory");
+	u->base.store = s;
+	u->base.address = strdup(address);
+	if (u->base.address == NULL) {
+		emb_user_close(&u->base);
+		return err_set(err, ERR_TEMP, "store: out of memory");
+	}
+	for (char *p = u->base.address; *p != '\0'; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	if (emb_user_dirs(s, u, address, err) < 0 ||
+	    embedded_db_open(u, err) < 0) {
+		emb_user_close(&u->base);
+		return -1;
+	}
+	/* Crash leftovers; see store_blob_clean() for why only old ones. */
+	store_blob_clean(u->blob_dir, time(NULL), STORE_BLOB_TMP_MAX_AGE);
+	*user_r = &u->base;
+	return 0;
+}
+
+const struct store_backend_ops store_embedded_ops = {
+    .name = "embedded",
+    .open = emb_open,
+    .close = emb_close,
+    .user_open = emb_user_open,
+    .user_close = emb_user_close,
+    .deliver = embedded_deliver,
+    .mailbox_status = embedded_mailbox_status,
+    .mailbox_messages = embedded_mailbox_messages,
+    .mailbox_list = embedded_mailbox_list,
+    .msg_read = embedded_msg_read,
+    .msg_set_flags = embedded_msg_set_flags,
+    .expunge = embedded_expunge,
+};

@@ -1,0 +1,136 @@
+/*
+ * store: the mail store interface that IMAP, POP3 and SMTP use.
+ *
+ * The embedded backend keeps, per user, an SQLite index (WAL) and one
+ * immutable blob file per message under DATA/users/<shard>/<user>/.  Nothing
+ * here knows a protocol; nothing in the protocols knows the backend.  No path
+ * on disk is ever built from a mailbox name.
+ *
+ * Functions return 0 on success or -1 with *err filled; ERR_NOTFOUND for a
+ * missing mailbox or message, ERR_QUOTA for over quota, ERR_SYNTAX for an
+ * invalid mailbox name, ERR_IO for disk failures.
+ *
+ * Durability: store_deliver() returns only after the blob is written and
+ * fsynced, renamed into place, its directory fsynced and the index row
+ * committed with synchronous=FULL.  Only then may a protocol acknowledge.
+ */
+#ifndef POSTAMT_STORE_STORE_H
+#define POSTAMT_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/buf.h"
+#include "util/err.h"
+
+struct store;      /* the backend, one per server */
+struct store_user; /* one user's mail, opened by a session */
+
+/* System flags, as a bit set. */
+enum store_flag {
+	STORE_FLAG_SEEN = 1 << 0,
+	STORE_FLAG_ANSWERED = 1 << 1,
+	STORE_FLAG_FLAGGED = 1 << 2,
+	STORE_FLAG_DELETED = 1 << 3,
+	STORE_FLAG_DRAFT = 1 << 4,
+};
+
+struct store_mailbox_status {
+	uint32_t uidvalidity;
+	uint32_t uidnext;
+	uint32_t messages;
+	uint32_t unseen;
+	uint64_t highestmodseq;
+	uint64_t size; /* sum of message sizes in bytes */
+};
+
+struct store_msg {
+	uint32_t uid;
+	uint32_t flags;       /* enum store_flag bits */
+	uint64_t size;        /* bytes, exactly as stored */
+	int64_t internaldate; /* seconds since the epoch */
+	uint64_t modseq;
+};
+
+/* One mailbox, as store_mailbox_list() returns it. */
+struct store_mailbox_info {
+	char *name;        /* UTF-8, '/' separates hierarchy levels */
+	char *special_use; /* "\\Sent" etc. (RFC 6154), or NULL */
+	bool subscribed;
+};
+
+/* Opens (creating if needed) the store under data_dir. */
+int store_open(const char *data_dir, struct store **store_r, struct err *err);
+void store_close(struct store **store);
+
+/*
+ * Opens the mail of user (a full address, e.g. "alice@example.org"),
+ * creating the user's directory, index and default mailboxes (INBOX,
+ * Drafts, Sent, Trash, Junk, Archive) on first use.
+ */
+int store_user_open(struct store *store, const char *user,
+                    struct store_user **user_r, struct err *err);
+void store_user_close(struct store_user **user);
+
+/*
+ * Adds a message to mailbox, durably (see above), with the given flags and
+ * the current time as internal date.  *uid_r gets its UID.
+ */
+int store_deliver(struct store_user *u, const char *mailbox, const void *data,
+                  size_t len, uint32_t flags, uint32_t *uid_r, struct err *err);
+
+int store_mailbox_status(struct store_user *u, const char *mailbox,
+                         struct store_mailbox_status *status_r,
+                         struct err *err);
+
+/*
+ * Lists the messages of mailbox in UID order.  *msgs_r is malloc()ed (the
+ * caller frees it; NULL when *count_r is 0).
+ */
+int store_mailbox_messages(struct store_user *u, const char *mailbox,
+                           struct store_msg **msgs_r, size_t *count_r,
+                           struct err *err);
+
+/* Appends the exact bytes of message uid to out. */
+int store_msg_read(struct store_user *u, const char *mailbox, uint32_t uid,
+                   struct buf *out, struct err *err);
+
+/* Replaces (mode 0), adds (mode 1) or removes (mode -1) flag bits. */
+int store_msg_set_flags(struct store_user *u, const char *mailbox, uint32_t uid,
+                        int mode, uint32_t flags, struct err *err);
+
+/* Removes the messages with the given UIDs in one transaction. */
+int store_expunge(struct store_user *u, const char *mailbox,
+                  const uint32_t *uids, size_t count, struct err *err);
+
+/*
+ * Lists the mailboxes of u ordered by name.  *list_r is malloc()ed; free it
+ * with store_mailbox_list_free().
+ */
+int store_mailbox_list(struct store_user *u, struct store_mailbox_info **list_r,
+                       size_t *count_r, struct err *err);
+void store_mailbox_list_free(struct store_mailbox_info **list, size_t count);
+
+/* The hierarchy separator of mailbox names. */
+#define STORE_MAILBOX_SEP '/'
+
+/* The longest mailbox name accepted, in bytes. */
+#define STORE_MAILBOX_NAME_MAX 1000
+
+/*
+ * Checks a mailbox name that came from a client.  Returns 0 if it is valid
+ * UTF-8 of 1..STORE_MAILBOX_NAME_MAX bytes without control characters and
+ * without an empty, "." or ".." hierarchy level (so no leading, trailing or
+ * doubled '/'); otherwise -1 with ERR_SYNTAX and a message fit for the
+ * client.  Every store function that takes a mailbox name checks it too.
+ */
+int store_mailbox_name_check(const char *name, struct err *err);
+
+/*
+ * Returns the canonical spelling of name: "INBOX" for any case of "inbox"
+ * (RFC 9051 5.1), otherwise name itself.  Never allocates.
+ */
+const char *store_mailbox_name_canon(const char *name);
+
+#endif

@@ -1,0 +1,501 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store/embedded_private.h"
+#include "store/store.h"
+
+struct fixture {
+	char dir[64];
+	struct store *store;
+	struct store_user *user;
+};
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st, (void)flag, (void)ftw;
+	return remove(path);
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct err err;
+
+	assert_non_null(f);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/postamt-store-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	assert_int_equal(store_open(f->dir, &f->store, &err), 0);
+	assert_int_equal(
+	    store_user_open(f->store, "Alice@Example.TEST", &f->user, &err), 0);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	store_user_close(&f->user);
+	store_close(&f->store);
+	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return 0;
+}
+
+/* Number of entries in dir whose name starts with prefix ("" for all). */
+static int
+count_files(const char *dir, const char *prefix)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.' &&
+		    strncmp(de->d_name, prefix, strlen(prefix)) == 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
+static const char *
+blob_dir(struct store_user *u)
+{
+	return embedded_user_of(u)->blob_dir;
+}
+
+static void
+test_deliver_read_exact(void **state)
+{
+	struct fixture *f = *state;
+	static const char msg[] = "Subject: x\r\n\r\nbody\0with NUL\r\n\0";
+	size_t big_len = 1024 * 1024;
+	char *big = malloc(big_len);
+	struct buf out = BUF_INIT;
+	struct err err;
+	uint32_t uid1, uid2;
+
+	assert_non_null(big);
+	for (size_t i = 0; i < big_len; i++)
+		big[i] = (char)(i * 7 + i / 251);
+	assert_int_equal(
+	    store_deliver(f->user, "INBOX", msg, sizeof(msg), 0, &uid1, &err),
+	    0);
+	assert_int_equal(
+	    store_deliver(f->user, "INBOX", big, big_len, 0, &uid2, &err), 0);
+	assert_int_equal(store_msg_read(f->user, "INBOX", uid1, &out, &err), 0);
+	assert_int_equal(out.len, sizeof(msg));
+	assert_memory_equal(out.data, msg, sizeof(msg));
+	buf_reset(&out);
+	assert_int_equal(store_msg_read(f->user, "inbox", uid2, &out, &err), 0);
+	assert_int_equal(out.len, big_len);
+	assert_memory_equal(out.data, big, big_len);
+	assert_int_equal(count_files(blob_dir(f->user), "tmp."), 0);
+	assert_int_equal(count_files(blob_dir(f->user), ""), 2);
+
+	/* A buffer too small for the message stays untouched. */
+	buf_free(&out);
+	buf_init(&out, 1000);
+	assert_int_equal(store_msg_read(f->user, "INBOX", uid2, &out, &err),
+	                 -1);
+	assert_int_equal(err.kind, ERR_LIMIT);
+	assert_int_equal(out.len, 0);
+	assert_int_equal(store_msg_read(f->user, "INBOX", 999, &out, &err), -1);
+	assert_int_equal(err.kind, ERR_NOTFOUND);
+	buf_free(&out);
+	free(big);
+}
+
+static void
+test_deliver_unknown_mailbox(void **state)
+{
+	struct fixture *f = *state;
+	struct err err;
+	uint32_t uid;
+
+	assert_int_equal(store_deliver(f->user, "Nope", "x", 1, 0, &uid, &err),
+	                 -1);
+	assert_int_equal(err.kind, ERR_NOTFOUND);
+	assert_int_equal(store_deliver(f->user, "a//b", "x", 1, 0, &uid, &err),
+	                 -1);
+	assert_int_equal(err.kind, ERR_SYNTAX);
+	/* Nothing half-written stays behind. */
+	assert_int_equal(count_files(blob_dir(f->user), ""), 0);
+}
+
+static void
+test_uids_never_reused(void **state)
+{
+	struct fixture *f = *state;
+	struct store_msg *msgs;
+	struct err err;
+	uint32_t uid[4];
+	size_t n;
+
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(
+		    store_deliver(f->user, "INBOX", "m", 1, 0, &uid[i], &err),
+		    0);
+	assert_int_equal(uid[0], 1);
+	assert_int_equal(uid[1], 2);
+	assert_int_equal(uid[2], 3);
+	assert_int_equal(store_expunge(f->user, "INBOX", &uid[2], 1, &err), 0);
+	assert_int_equal(count_files(blob_dir(f->user), ""), 2);
+	assert_int_equal(
+	    store_deliver(f->user, "INBOX", "m", 1, 0, &uid[3], &err), 0);
+	assert_int_equal(uid[3], 4);
+	assert_int_equal(
+	    store_mailbox_messages(f->user, "INBOX", &msgs, &n, &err), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(msgs[0].uid, 1);
+	assert_int_equal(msgs[1].uid, 2);
+	assert_int_equal(msgs[2].uid, 4);
+	free(msgs);
+	/* Other mailboxes count on their own. */
+	assert_int_equal(
+	    store_deliver(f->user, "Sent", "m", 1, 0, &uid[0], &err), 0);
+	assert_int_equal(uid[0], 1);
+	assert_int_equal(
+	    store_mailbox_messages(f->user, "Trash", &msgs, &n, &err), 0);
+	assert_int_equal(n, 0);
+	assert_null(msgs);
+	assert_int_equal(
+	    store_mailbox_messages(f->user, "Nope", &msgs, &n, &err), -1);
+	assert_int_equal(err.kind, ERR_NOTFOUND);
+}
+
+static void
+test_status_counts(void **state)
+{
+	struct fixture *f = *state;
+	struct store_mailbox_status st0, st;
+	struct err err;
+	uint32_t uid;
+
+	assert_int_equal(store_mailbox_status(f->user, "INBOX", &st0, &err), 0);
+	assert_int_equal(st0.messages, 0);
+	assert_int_equal(st0.uidnext, 1);
+	assert_true(st0.uidvalidity > 0);
+	assert_int_equal(store_deliver(f->user, "INBOX", "12345", 5,
+	                               STORE_FLAG_SEEN, &uid, &err),
+	                 0);
+	assert_int_equal(
+	    store_deliver(f->user, "INBOX", "abc", 3, 0, &uid, &err), 0);
+	assert_int_equal(store_mailbox_status(f->user, "Inbox", &st, &err), 0);
+	assert_int_equal(st.messages, 2);
+	assert_int_equal(st.unseen, 1);
+	assert_int_equal(st.size, 8);
+	assert_int_equal(st.uidnext, 3);
+	assert_int_equal(st.uidvalidity, st0.uidvalidity);
+	assert_true(st.highestmodseq > st0.highestmodseq);
+	assert_int_equal(store_mailbox_status(f->user, "Nope", &st, &err), -1);
+	assert_int_equal(err.kind, ERR_NOTFOUND);
+}
+
+/* Returns the flags and modseq of uid in INBOX. */
+static struct store_msg
+msg_of(struct store_user *u, uint32_t uid)
+{
+	struct store_msg *msgs, m = {0};
+	struct err err;
+	size_t n;
+
+	assert_int_equal(store_mailbox_messages(u, "INBOX", &msgs, &n, &err),
+	                 0);
+	for (size_t i = 0; i < n; i++)
+		if (msgs[i].uid == uid)
+			m = msgs[i];
+	free(msgs);
+	assert_int_equal(m.uid, uid);
+	return m;
+}
+
+static void
+test_flags_modseq(void **state)
+{
+	struct fixture *f = *state;
+	struct store_mailbox_status st;
+	struct store_msg m0, m1, m2, m3;
+	struct err err;
+	uint32_t uid;
+
+	assert_int_equal(store_deliver(f->user, "INBOX", "x", 1, 0, &uid, &err),
+	                 0);
+	m0 = msg_of(f->user, uid);
+	assert_int_equal(m0.flags, 0);
+	assert_int_equal(
+	    store_msg_set_flags(f->user, "INBOX", uid, 1,
+	                        STORE_FLAG_SEEN | STORE_FLAG_FLAGGED, &err),
+	    0);
+	m1 = msg_of(f->user, uid);
+	assert_int_equal(m1.flags, STORE_FLAG_SEEN | STORE_FLAG_FLAGGED);
+	assert_true(m1.modseq > m0.modseq);
+	/* RFC 7162 3.1: no change, no new mod-sequence. */
+	assert_int_equal(store_msg_set_flags(f->user, "INBOX", uid, 1,
+	                                     STORE_FLAG_SEEN, &err),
+	                 0);
+	m2 = msg_of(f->user, uid);
+	assert_int_equal(m2.modseq, m1.modseq);
+	assert_int_equal(store_msg_set_flags(f->user, "INBOX", uid, -1,
+	                                     STORE_FLAG_SEEN, &err),
+	                 0);
+	m2 = msg_of(f->user, uid);
+	assert_int_equal(m2.flags, STORE_FLAG_FLAGGED);
+	assert_true(m2.modseq > m1.modseq);
+	assert_int_equal(store_msg_set_flags(f->user, "INBOX", uid, 0,
+	                                     STORE_FLAG_DRAFT, &err),
+	                 0);
+	m3 = msg_of(f->user, uid);
+	assert_int_equal(m3.flags, STORE_FLAG_DRAFT);
+	assert_true(m3.modseq > m2.modseq);
+	assert_int_equal(store_mailbox_status(f->user, "INBOX", &st, &err), 0);
+	assert_int_equal(st.highestmodseq, m3.modseq);
+	assert_int_equal(
+	    store_msg_set_flags(f->user, "INBOX", 77, 1, STORE_FLAG_SEEN, &err),
+	    -1);
+	assert_int_equal(err.kind, ERR_NOTFOUND);
+}
+
+static void
+test_default_mailboxes(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const want[][2] = {
+	    {"Archive", "\\Archive"}, {"Drafts", "\\Drafts"},
+	    {"INBOX", NULL},          {"Junk", "\\Junk"},
+	    {"Sent", "\\Sent"},       {"Trash", "\\Trash"},
+	};
+	struct store_mailbox_info *list;
+	struct err err;
+	size_t n;
+
+	assert_int_equal(store_mailbox_list(f->user, &list, &n, &err), 0);
+	assert_int_equal(n, 6);
+	for (size_t i = 0; i < n; i++) {
+		assert_string_equal(list[i].name, want[i][0]);
+		if (want[i][1] == NULL)
+			assert_null(list[i].special_use);
+		else
+			assert_string_equal(list[i].special_use, want[i][1]);
+	}
+	store_mailbox_list_free(&list, n);
+	assert_null(list);
+}
+
+static void
+test_mailbox_names(void **state)
+{
+	static const char *const good[] = {
+	    "INBOX",
+	    "a",
+	    "Work/2024",
+	    "Notes..old",
+	    "Gr\xc3\xbc\xc3\x9f"
+	    "e",
+	    "\xe2\x82\xac",
+	    "\xf0\x9f\x93\xac",
+	    "a.b/c d",
+	};
+	static const char *const bad[] = {
+	    "",
+	    "/a",
+	    "a/",
+	    "a//b",
+	    "..",
+	    "a/../b",
+	    "./x",
+	    "a\tb",
+	    "a\x7f",
+	    "\xc2\x85",
+	    "\xc3",
+	    "\xc0\xaf",
+	    "\xed\xa0\x80",
+	    "\xf4\x90\x80\x80",
+	    "\xff",
+	};
+	char longname[STORE_MAILBOX_NAME_MAX + 2];
+	struct err err;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		assert_int_equal(store_mailbox_name_check(good[i], &err), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err.kind = ERR_OK;
+		assert_int_equal(store_mailbox_name_check(bad[i], &err), -1);
+		assert_int_equal(err.kind, ERR_SYNTAX);
+	}
+	memset(longname, 'a', sizeof(longname));
+	longname[STORE_MAILBOX_NAME_MAX] = '\0';
+	assert_int_equal(store_mailbox_name_check(longname, &err), 0);
+	longname[STORE_MAILBOX_NAME_MAX] = 'a';
+	longname[STORE_MAILBOX_NAME_MAX + 1] = '\0';
+	assert_int_equal(store_mailbox_name_check(longname, &err), -1);
+	assert_string_equal(store_mailbox_name_canon("iNbOx"), "INBOX");
+	assert_string_equal(store_mailbox_name_canon("Inboxes"), "Inboxes");
+}
+
+static void
+write_file(const char *dir, const char *name, time_t mtime)
+{
+	char path[512];
+	struct timespec ts[2] = {{mtime, 0}, {mtime, 0}};
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "half", 4), 4);
+	close(fd);
+	assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+}
+
+static void
+test_tmp_cleanup(void **state)
+{
+	struct fixture *f = *state;
+	char dir[512];
+	struct err err;
+	time_t now = time(NULL);
+
+	snprintf(dir, sizeof(dir), "%s", blob_dir(f->user));
+	write_file(dir, "tmp.crashed", now - 3600);
+	write_file(dir, "tmp.in-progress", now);
+	store_user_close(&f->user);
+	assert_int_equal(
+	    store_user_open(f->store, "alice@example.test", &f->user, &err), 0);
+	assert_string_equal(blob_dir(f->user), dir);
+	assert_int_equal(count_files(dir, "tmp."), 1);
+	assert_int_equal(count_files(dir, "tmp.in-progress"), 1);
+}
+
+static void
+test_user_paths(void **state)
+{
+	struct fixture *f = *state;
+	struct store_user *u;
+	struct buf p = BUF_INIT;
+	struct err err;
+	const char *name;
+	char path[512];
+	struct stat st;
+
+	assert_int_equal(store_user_path("O'Brien/x@Ex.test", &p, &err), -1);
+	assert_int_equal(err.kind, ERR_SYNTAX);
+	assert_int_equal(store_user_path("..", &p, &err), -1);
+	assert_int_equal(store_user_path("", &p, &err), -1);
+	assert_int_equal(store_user_path("a\nb@x", &p, &err), -1);
+	buf_reset(&p);
+	assert_int_equal(store_user_path("O'Brien%\xc3\xa9@Ex.test", &p, &err),
+	                 0);
+	assert_int_equal(p.len, 3 + strlen("o%27brien%25%c3%a9@ex.test"));
+	assert_int_equal(p.data[2], '/');
+	name = p.data + 3;
+	assert_string_equal(name, "o%27brien%25%c3%a9@ex.test");
+	assert_int_equal(
+	    store_user_open(f->store, "O'Brien%\xc3\xa9@Ex.test", &u, &err), 0);
+	snprintf(path, sizeof(path), "%s/users/%s/index.db", f->dir, p.data);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 077, 0);
+	store_user_close(&u);
+	assert_null(u);
+	/* The same user in another case is the same directory. */
+	buf_reset(&p);
+	assert_int_equal(store_user_path("ALICE@example.test", &p, &err), 0);
+	snprintf(path, sizeof(path), "%s/users/%s/blobs", f->dir, p.data);
+	assert_string_equal(blob_dir(f->user), path);
+	buf_free(&p);
+}
+
+static void
+test_persists_across_open(void **state)
+{
+	struct fixture *f = *state;
+	struct store_mailbox_status st0, st;
+	struct buf out = BUF_INIT;
+	struct err err;
+	uint32_t uid;
+
+	assert_int_equal(store_mailbox_status(f->user, "Junk", &st0, &err), 0);
+	assert_int_equal(store_deliver(f->user, "Junk", "spam", 4,
+	                               STORE_FLAG_SEEN, &uid, &err),
+	                 0);
+	store_user_close(&f->user);
+	store_close(&f->store);
+	assert_int_equal(store_open(f->dir, &f->store, &err), 0);
+	assert_int_equal(
+	    store_user_open(f->store, "alice@example.test", &f->user, &err), 0);
+	assert_int_equal(store_mailbox_status(f->user, "Junk", &st, &err), 0);
+	assert_int_equal(st.uidvalidity, st0.uidvalidity);
+	assert_int_equal(st.messages, 1);
+	assert_int_equal(st.unseen, 0);
+	assert_int_equal(store_msg_read(f->user, "Junk", uid, &out, &err), 0);
+	assert_string_equal(buf_cstr(&out), "spam");
+	buf_free(&out);
+}
+
+static void
+test_expunge_many(void **state)
+{
+	struct fixture *f = *state;
+	struct store_mailbox_status st0, st;
+	uint32_t uids[5], gone[3];
+	struct err err;
+
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(store_deliver(f->user, "Archive", "m", 1, 0,
+		                               &uids[i], &err),
+		                 0);
+	assert_int_equal(store_mailbox_status(f->user, "Archive", &st0, &err),
+	                 0);
+	gone[0] = uids[1], gone[1] = uids[3], gone[2] = 4242;
+	assert_int_equal(store_expunge(f->user, "Archive", gone, 3, &err), 0);
+	assert_int_equal(store_mailbox_status(f->user, "Archive", &st, &err),
+	                 0);
+	assert_int_equal(st.messages, 3);
+	assert_int_equal(st.highestmodseq, st0.highestmodseq + 1);
+	assert_int_equal(count_files(blob_dir(f->user), ""), 3);
+	assert_int_equal(store_expunge(f->user, "Nope", gone, 1, &err), -1);
+	assert_int_equal(err.kind, ERR_NOTFOUND);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_deliver_read_exact, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_deliver_unknown_mailbox, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_uids_never_reused, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_status_counts, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_flags_modseq, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_default_mailboxes, setup,
+	                                    teardown),
+	    cmocka_unit_test(test_mailbox_names),
+	    cmocka_unit_test_setup_teardown(test_tmp_cleanup, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_user_paths, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_persists_across_open, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_expunge_many, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
