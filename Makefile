@@ -22,7 +22,7 @@ deps:
 	@sh scripts/deps.sh
 
 $(RELEASE)/build.ninja:
-	meson setup $(RELEASE) --buildtype=release -Doptimization=2 -Db_ndebug=true
+	meson setup $(RELEASE) -Doptimization=2 -Ddebug=false -Db_ndebug=true
 
 $(DEBUG)/build.ninja:
 	meson setup $(DEBUG) --buildtype=debug -Db_sanitize=address,undefined \

@@ -132,8 +132,8 @@ int
 auth_user_list(struct auth *a, void (*fn)(const char *address, void *arg),
                void *arg, struct err *err)
 {
-	char **list;
-	size_t n;
+	char **list = NULL;
+	size_t n = 0;
 	int r;
 
 	pthread_mutex_lock(&a->lock);

@@ -232,7 +232,7 @@ embedded_msg_set_flags(struct store_user *pub, const char *mailbox,
 {
 	struct embedded_user *u = embedded_user_of(pub);
 	struct emb_counters c;
-	uint32_t old, new;
+	uint32_t old = 0, new;
 
 	if (embedded_run(u, EMB_BEGIN_IMMEDIATE, err) < 0)
 		return -1;
