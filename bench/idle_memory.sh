@@ -30,6 +30,7 @@ SIZES=("$@")
 DATA=""
 SERVER_PID=""
 CLIENT_PID=""
+RUNS=0
 
 die() {
 	echo "idle_memory: $*" >&2
@@ -169,10 +170,11 @@ measure() {
 		--expect-greeting --hold 1000000 --rate "$RATE")
 	local label="service=$svc tls=$tls n=$n"
 	[ "$tls" = yes ] && flags+=(--tls)
-	if [ "$FRESH" = 1 ] || ! server_alive; then
+	if { [ "$FRESH" = 1 ] && [ "$RUNS" -gt 0 ]; } || ! server_alive; then
 		server_stop
 		server_start
 	fi
+	RUNS=$((RUNS + 1))
 	local before after summary="" i
 	before=$(pss_kb)
 	"$IDLE_CONNS" "${flags[@]}" >"$out" 2>&1 &

@@ -25,12 +25,33 @@ static const char auth_schema[] =
     " active INTEGER NOT NULL DEFAULT 1,"
     " quota_bytes INTEGER NOT NULL DEFAULT 0,"
     " created INTEGER NOT NULL DEFAULT (strftime('%s', 'now')));"
-    "PRAGMA user_version = 1;" /* AUTH_SCHEMA_VERSION */
+    "COMMIT;";
+
+/*
+ * Schema 2: per-user settings (see auth_settings.c) and aliases.  Applied
+ * to schema 1 databases as ALTERs, so existing accounts keep working.
+ */
+static const char auth_schema_v2[] =
+    "BEGIN IMMEDIATE;"
+    "ALTER TABLE users ADD COLUMN quota_messages INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE users ADD COLUMN imap INTEGER NOT NULL DEFAULT 1;"
+    "ALTER TABLE users ADD COLUMN pop3 INTEGER NOT NULL DEFAULT 1;"
+    "ALTER TABLE users ADD COLUMN submission INTEGER NOT NULL DEFAULT 1;"
+    "ALTER TABLE users ADD COLUMN pop3_after_retrieve TEXT NOT NULL"
+    " DEFAULT 'keep';"
+    "ALTER TABLE users ADD COLUMN pop3_on_delete TEXT NOT NULL"
+    " DEFAULT 'expunge';"
+    "ALTER TABLE users ADD COLUMN save_sent INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TABLE IF NOT EXISTS aliases ("
+    " address TEXT NOT NULL,"
+    " target TEXT NOT NULL,"
+    " PRIMARY KEY (address, target));"
+    "PRAGMA user_version = 2;" /* AUTH_SCHEMA_VERSION */
     "COMMIT;";
 
 /* Refuses a database written by a newer Postamt. */
 static int
-auth_db_check_version(struct auth *a, struct err *err)
+auth_db_check_version(struct auth *a, int *version_r, struct err *err)
 {
 	char *v = NULL;
 	int version;
@@ -44,6 +65,7 @@ auth_db_check_version(struct auth *a, struct err *err)
 		               "accounts: schema %d is newer than this "
 		               "program (%d)",
 		               version, AUTH_SCHEMA_VERSION);
+	*version_r = version;
 	return 0;
 }
 
@@ -123,7 +145,7 @@ static int
 auth_db_open(struct auth *a, const char *path, struct err *err)
 {
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	int rc;
+	int rc, version = 0;
 
 	if (fd < 0)
 		return err_set(err, ERR_IO, "accounts: create %s: %s", path,
@@ -137,10 +159,12 @@ auth_db_open(struct auth *a, const char *path, struct err *err)
 	                  "PRAGMA journal_mode = WAL;"
 	                  "PRAGMA synchronous = FULL;",
 	                  NULL, NULL, NULL);
-	if (rc == SQLITE_OK && auth_db_check_version(a, err) < 0)
+	if (rc == SQLITE_OK && auth_db_check_version(a, &version, err) < 0)
 		return -1;
-	if (rc == SQLITE_OK)
+	if (rc == SQLITE_OK && version < 1)
 		rc = sqlite3_exec(a->db, auth_schema, NULL, NULL, NULL);
+	if (rc == SQLITE_OK && version < 2)
+		rc = sqlite3_exec(a->db, auth_schema_v2, NULL, NULL, NULL);
 	if (rc != SQLITE_OK) {
 		auth_db_error(a, rc, "schema", err);
 		sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "util/err.h"
 
@@ -66,6 +67,49 @@ int auth_resolve_rcpt(struct auth *a, const char *address, char **user_r,
  * most AUTH_ADDRESS_MAX bytes.  Returns 0 or -1 with ERR_SYNTAX.
  */
 int auth_address_normalize(const char *address, char *out, struct err *err);
+
+/* What a download over POP3 does to the server's copy (issue: POP3). */
+enum auth_pop3_after_retrieve {
+	AUTH_POP3_KEEP,      /* leave it as it is (default) */
+	AUTH_POP3_MARK_READ, /* set \Seen */
+	AUTH_POP3_ARCHIVE,   /* move it to the Archive mailbox */
+};
+
+/* What POP3 DELE + QUIT does. */
+enum auth_pop3_on_delete {
+	AUTH_POP3_EXPUNGE, /* remove it (default, RFC 1939) */
+	AUTH_POP3_TRASH,   /* move it to Trash, recoverable over IMAP */
+};
+
+/* A user's settings, as `postamt user set` changes them. */
+struct auth_user_info {
+	bool active; /* may log in (mail is still received if not) */
+	bool imap;   /* protocols this user may log in with */
+	bool pop3;
+	bool submission;
+	uint64_t quota_bytes;    /* 0: no limit */
+	uint64_t quota_messages; /* 0: no limit */
+	enum auth_pop3_after_retrieve pop3_after_retrieve;
+	enum auth_pop3_on_delete pop3_on_delete;
+	bool save_sent; /* submission stores a copy in Sent */
+};
+
+/* Reads the settings of an existing user (ERR_NOTFOUND otherwise). */
+int auth_user_info(struct auth *a, const char *address,
+                   struct auth_user_info *info_r, struct err *err);
+
+/*
+ * Changes one setting: active, imap, pop3, submission, save_sent (yes/no),
+ * quota (a size: 500M), quota_messages (a number), pop3_after_retrieve
+ * (keep, mark-read, archive), pop3_on_delete (expunge, trash).
+ * ERR_SYNTAX for an unknown key or a bad value, ERR_NOTFOUND for an
+ * unknown user.
+ */
+int auth_user_set(struct auth *a, const char *address, const char *key,
+                  const char *value, struct err *err);
+
+/* The keys auth_user_set() knows, NULL-terminated, for help texts. */
+extern const char *const auth_user_setting_keys[];
 
 /* Writes a random password of about 20 readable characters (NUL included). */
 int auth_generate_password(char *out, size_t size);

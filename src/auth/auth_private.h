@@ -15,7 +15,7 @@
 #include "auth/auth.h"
 
 /* Schema version kept in PRAGMA user_version. */
-#define AUTH_SCHEMA_VERSION 1
+#define AUTH_SCHEMA_VERSION 2
 
 struct auth {
 	sqlite3 *db;

@@ -22,6 +22,8 @@ static const char user_usage[] =
     "       postamt user del ADDRESS [--data DIR]\n"
     "       postamt user list [--data DIR]\n"
     "       postamt user passwd ADDRESS [--password-stdin] [--data DIR]\n"
+    "       postamt user set ADDRESS KEY=VALUE... [--data DIR]\n"
+    "       postamt user show ADDRESS [--data DIR]\n"
     "\n"
     "add      create a user; its domain becomes a local domain.  Without\n"
     "         --password-stdin a password is generated and printed as\n"
@@ -29,6 +31,11 @@ static const char user_usage[] =
     "del      remove a user (the mail stays on disk)\n"
     "list     print every user, one address per line\n"
     "passwd   set a new password (generated unless --password-stdin)\n"
+    "set      change settings: active, imap, pop3, submission, save_sent\n"
+    "         (yes/no), quota (size, 0 = none), quota_messages,\n"
+    "         pop3_after_retrieve (keep, mark-read, archive),\n"
+    "         pop3_on_delete (expunge, trash)\n"
+    "show     print a user's settings as KEY=VALUE lines\n"
     "\n"
     "--password-stdin  read the password from the first line of stdin\n"
     "--data DIR        the data directory (default " CLI_DEFAULT_DATA ")\n"
@@ -42,6 +49,8 @@ struct user_args {
 	const char *data;
 	const char *action;
 	const char *address;
+	char **settings; /* set: the KEY=VALUE arguments */
+	int nsettings;
 	bool password_stdin;
 };
 
@@ -148,6 +157,49 @@ user_set_password(struct auth *a, const struct user_args *args,
 }
 
 static int
+user_set(struct auth *a, const struct user_args *args, const char *addr)
+{
+	struct err err;
+
+	for (int i = 0; i < args->nsettings; i++) {
+		char *kv = args->settings[i], *eq = strchr(kv, '=');
+
+		if (eq == NULL)
+			return cli_usage_error("user",
+			                       "\"%s\" is not KEY=VALUE", kv);
+		*eq = '\0';
+		if (auth_user_set(a, addr, kv, eq + 1, &err) < 0) {
+			if (err.kind == ERR_SYNTAX)
+				return cli_usage_error("user", "%s", err.msg);
+			return user_fail("%s", err.msg);
+		}
+		printf("%s: %s = %s\n", addr, kv, eq + 1);
+	}
+	return CLI_OK;
+}
+
+static int
+user_show(struct auth *a, const char *addr)
+{
+	static const char *const after[] = {"keep", "mark-read", "archive"};
+	static const char *const del[] = {"expunge", "trash"};
+	struct auth_user_info in;
+	struct err err;
+
+	if (auth_user_info(a, addr, &in, &err) < 0)
+		return user_fail("%s", err.msg);
+	printf("address=%s\nactive=%s\nimap=%s\npop3=%s\nsubmission=%s\n"
+	       "save_sent=%s\nquota=%llu\nquota_messages=%llu\n"
+	       "pop3_after_retrieve=%s\npop3_on_delete=%s\n",
+	       addr, in.active ? "yes" : "no", in.imap ? "yes" : "no",
+	       in.pop3 ? "yes" : "no", in.submission ? "yes" : "no",
+	       in.save_sent ? "yes" : "no", (unsigned long long)in.quota_bytes,
+	       (unsigned long long)in.quota_messages,
+	       after[in.pop3_after_retrieve], del[in.pop3_on_delete]);
+	return CLI_OK;
+}
+
+static int
 user_run(struct auth *a, const struct user_args *args)
 {
 	char addr[AUTH_ADDRESS_MAX + 1];
@@ -160,6 +212,10 @@ user_run(struct auth *a, const struct user_args *args)
 	}
 	if (auth_address_normalize(args->address, addr, &err) < 0)
 		return user_fail("invalid address: %s", err.msg);
+	if (strcmp(args->action, "set") == 0)
+		return user_set(a, args, addr);
+	if (strcmp(args->action, "show") == 0)
+		return user_show(a, addr);
 	if (strcmp(args->action, "del") == 0) {
 		if (auth_user_del(a, addr, &err) < 0)
 			return user_fail("%s", err.msg);
@@ -173,12 +229,13 @@ user_run(struct auth *a, const struct user_args *args)
 static int
 user_check_args(struct user_args *args, int npos, char **pos)
 {
-	static const char *const actions[] = {"add", "del", "list", "passwd"};
+	static const char *const actions[] = {"add",    "del", "list",
+	                                      "passwd", "set", "show"};
 	bool known = false;
 
 	if (npos == 0)
-		return cli_usage_error("user", "missing action "
-		                               "(add, del, list or passwd)");
+		return cli_usage_error("user", "missing action (add, del, "
+		                               "list, passwd, set or show)");
 	args->action = pos[0];
 	for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
 		known = known || strcmp(pos[0], actions[i]) == 0;
@@ -187,6 +244,14 @@ user_check_args(struct user_args *args, int npos, char **pos)
 	if (strcmp(args->action, "list") == 0) {
 		if (npos != 1)
 			return cli_usage_error("user", "list takes no address");
+	} else if (strcmp(args->action, "set") == 0) {
+		if (npos < 3)
+			return cli_usage_error("user",
+			                       "set takes an address "
+			                       "and KEY=VALUE settings");
+		args->address = pos[1];
+		args->settings = pos + 2;
+		args->nsettings = npos - 2;
 	} else if (npos != 2) {
 		return cli_usage_error("user", "%s takes exactly one address",
 		                       args->action);

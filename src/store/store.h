@@ -133,4 +133,107 @@ int store_mailbox_name_check(const char *name, struct err *err);
  */
 const char *store_mailbox_name_canon(const char *name);
 
+/*
+ * ---- Declared ahead of their implementation (issue 3); the store owner
+ * implements them.  Protocol code may call them already. ----
+ */
+
+/* Creates a mailbox (parents are created as needed).  ERR_EXISTS. */
+int store_mailbox_create(struct store_user *u, const char *name,
+                         const char *special_use, struct err *err);
+
+/*
+ * Deletes a mailbox and its messages.  INBOX cannot be deleted (ERR_PERM);
+ * a mailbox with children keeps existing as a \Noselect parent is not
+ * supported: deleting one with children is ERR_PERM (RFC 9051 6.3.5).
+ */
+int store_mailbox_delete(struct store_user *u, const char *name,
+                         struct err *err);
+
+/*
+ * Renames a mailbox and every child with it.  Renaming INBOX moves its
+ * messages to a new mailbox and leaves INBOX empty (RFC 9051 6.3.6).
+ */
+int store_mailbox_rename(struct store_user *u, const char *from, const char *to,
+                         struct err *err);
+
+int store_mailbox_subscribe(struct store_user *u, const char *name, bool on,
+                            struct err *err);
+
+/* What to add with store_append(). */
+struct store_append {
+	const void *data;
+	size_t len;
+	uint32_t flags;       /* enum store_flag bits */
+	int64_t internaldate; /* seconds since the epoch; 0 means now */
+};
+
+/*
+ * Adds a message durably, like store_deliver() but with a chosen internal
+ * date (IMAP APPEND).  Checks the quota (ERR_QUOTA).  *uidvalidity_r and
+ * *uid_r (either may be NULL) get the mailbox's UIDVALIDITY and the new
+ * UID, for UIDPLUS (RFC 4315).
+ */
+int store_append(struct store_user *u, const char *mailbox,
+                 const struct store_append *msg, uint32_t *uidvalidity_r,
+                 uint32_t *uid_r, struct err *err);
+
+/*
+ * Copies (store_copy) or moves (store_move: copy and expunge in one
+ * transaction) the messages with the given UIDs from one mailbox to
+ * another.  No message bytes are copied: the new rows share the blob.
+ * new_uids_r, if not NULL, has room for count UIDs and gets the new UID of
+ * each copied message in the same order (UIDs that did not exist get 0).
+ * Checks the quota for copies (ERR_QUOTA).
+ */
+int store_copy(struct store_user *u, const char *from, const uint32_t *uids,
+               size_t count, const char *to, uint32_t *uidvalidity_r,
+               uint32_t *new_uids_r, struct err *err);
+int store_move(struct store_user *u, const char *from, const uint32_t *uids,
+               size_t count, const char *to, uint32_t *uidvalidity_r,
+               uint32_t *new_uids_r, struct err *err);
+
+/* Quota of this user (RFC 9208 STORAGE in bytes and MESSAGE). 0 = none. */
+struct store_quota {
+	uint64_t bytes_used, bytes_limit;
+	uint64_t messages_used, messages_limit;
+};
+
+/* Sets the limits (from the accounts database) for this handle. */
+void store_user_set_quota(struct store_user *u, uint64_t bytes_limit,
+                          uint64_t messages_limit);
+int store_quota_get(struct store_user *u, struct store_quota *quota_r,
+                    struct err *err);
+
+/*
+ * The change feed.  Every committed change by any handle of a user is
+ * published, in commit order, to every other watching handle of the same
+ * user in this process, synchronously, right after the commit.  The
+ * callback must not call back into the store with the handle it was given;
+ * it should record the change (and may write to its own connection, e.g.
+ * for IDLE).
+ */
+enum store_change_kind {
+	STORE_CHANGE_NEW,            /* uid added to mailbox */
+	STORE_CHANGE_FLAGS,          /* flags of uid changed */
+	STORE_CHANGE_EXPUNGE,        /* uid removed from mailbox */
+	STORE_CHANGE_MAILBOX_CREATE, /* mailbox created */
+	STORE_CHANGE_MAILBOX_DELETE, /* mailbox deleted */
+	STORE_CHANGE_MAILBOX_RENAME, /* mailbox renamed to new_name */
+};
+
+struct store_change {
+	enum store_change_kind kind;
+	const char *mailbox;
+	const char *new_name; /* RENAME only */
+	uint32_t uid;
+	uint32_t flags;
+	uint64_t modseq;
+};
+
+typedef void (*store_change_fn)(void *arg, const struct store_change *ch);
+
+/* Starts (fn != NULL) or stops (fn == NULL) watching u's changes. */
+void store_user_watch(struct store_user *u, store_change_fn fn, void *arg);
+
 #endif

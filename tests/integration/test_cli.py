@@ -129,3 +129,27 @@ def test_user_add_list_del(tmp_path):
     assert run_cli("user", "list", data=data).stdout.split() == \
         ["carol@example.test"]
     assert run_cli("user", "add", data=data, check=False).returncode == 2
+
+
+def test_user_settings(tmp_path):
+    data = tmp_path / "d"
+    run_cli("init", "--domain", "example.test", data=data)
+    run_cli("user", "add", "dave@example.test", data=data)
+    shown = run_cli("user", "show", "dave@example.test", data=data).stdout
+    assert "pop3_after_retrieve=keep\n" in shown
+    assert "quota=0\n" in shown
+    run_cli("user", "set", "dave@example.test", "quota=500M",
+            "pop3_on_delete=trash", "imap=no", data=data)
+    shown = run_cli("user", "show", "dave@example.test", data=data).stdout
+    assert f"quota={500 << 20}\n" in shown
+    assert "pop3_on_delete=trash\n" in shown
+    assert "imap=no\n" in shown
+    bad = run_cli("user", "set", "dave@example.test", "pop3_on_delete=shred",
+                  data=data, check=False)
+    assert bad.returncode == 2 and "expunge or trash" in bad.stderr
+    bad = run_cli("user", "set", "dave@example.test", "colour=red",
+                  data=data, check=False)
+    assert bad.returncode == 2 and "unknown setting" in bad.stderr
+    missing = run_cli("user", "set", "nobody@example.test", "imap=no",
+                      data=data, check=False)
+    assert missing.returncode == 1
