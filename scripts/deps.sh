@@ -4,7 +4,8 @@
 set -eu
 
 PACKAGES="gcc pkg-config meson ninja-build openssl libevent-dev libssl-dev
-libsqlite3-dev libcrypt-dev libcmocka-dev python3 python3-pytest"
+libsqlite3-dev libcrypt-dev libcmocka-dev python3 python3-pytest
+swaks curl fetchmail getmail6 isync"
 
 missing=""
 for p in $PACKAGES; do

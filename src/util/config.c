@@ -27,6 +27,14 @@ struct key_def {
 	const char *help;
 };
 
+/* String keys that take one of a few words ("a|b"). */
+static const struct {
+	const char *key;
+	const char *words;
+} key_choices[] = {
+    {"smtp_bare_lf", "reject|normalize"},
+};
+
 #define OFF(field) offsetof(struct config, field)
 
 /* Every configuration key.  Order is the order of the written file. */
@@ -77,6 +85,20 @@ static const struct key_def keys[] = {
      "On SIGTERM, time given to commands in flight before exiting."},
     {"plaintext_auth_on_loopback", KT_BOOL, OFF(plaintext_auth_on_loopback),
      "Allow logins without TLS from 127.0.0.1 and ::1 (never elsewhere)."},
+    {"relay_host", KT_STRING, OFF(relay_host),
+     "Send all outbound mail through this host:port (a smarthost); "
+     "\"none\" delivers by MX lookup."},
+    {"queue_lifetime", KT_DURATION, OFF(queue_lifetime),
+     "How long outbound mail is retried before it bounces."},
+    {"max_recipients", KT_INT, OFF(max_recipients),
+     "Recipients accepted per SMTP message (RFC 5321 4.5.3.1.8: at "
+     "least 100)."},
+    {"smtp_bare_lf", KT_STRING, OFF(smtp_bare_lf),
+     "A bare LF or CR in SMTP DATA: reject (defends against SMTP "
+     "smuggling) or normalize."},
+    {"sender_must_match", KT_BOOL, OFF(sender_must_match),
+     "Submission: MAIL FROM and From: must be the user's own address or "
+     "alias."},
     {"log_syslog", KT_BOOL, OFF(log_syslog),
      "Log to syslog (mail facility) instead of standard error."},
     {"log_level", KT_LEVEL, OFF(log_level),
@@ -142,6 +164,11 @@ config_defaults(struct config *cfg, const char *data_dir)
 	cfg->imap_timeout = 30 * 60;
 	cfg->pop3_timeout = 10 * 60;
 	cfg->http_timeout = 30;
+	cfg->relay_host = strdup("none");
+	cfg->queue_lifetime = 5 * 86400;
+	cfg->max_recipients = 100;
+	cfg->smtp_bare_lf = strdup("reject");
+	cfg->sender_must_match = true;
 	cfg->shutdown_timeout = 10;
 	cfg->plaintext_auth_on_loopback = false;
 	cfg->log_syslog = false;
@@ -259,6 +286,30 @@ set_string(struct config *cfg, size_t offset, const char *value)
 	*field = strdup(value);
 }
 
+/* False if key takes one of a few words and value is none of them. */
+static bool
+choice_ok(const char *key, const char *value)
+{
+	const char *choices = NULL;
+	size_t n = strlen(value);
+
+	for (size_t i = 0; i < sizeof(key_choices) / sizeof(key_choices[0]);
+	     i++)
+		if (strcmp(key_choices[i].key, key) == 0)
+			choices = key_choices[i].words;
+	if (choices == NULL)
+		return true;
+	for (const char *p = choices; *p != '\0';) {
+		size_t w = strcspn(p, "|");
+		if (w == n && strncmp(p, value, n) == 0)
+			return true;
+		p += w;
+		if (*p == '|')
+			p++;
+	}
+	return false;
+}
+
 /*
  * Stores value for key k.  Returns NULL on success, or the advice to print
  * after "path:line: " when the value has the wrong type.
@@ -275,6 +326,9 @@ key_set(struct config *cfg, const struct key_def *k, const char *value)
 	case KT_PATH:
 		if (value[0] == '\0')
 			return "empty value, give a value or delete the line";
+		if (!choice_ok(k->name, value))
+			return "not an allowed value, write one of the words "
+			       "the comment above the key lists";
 		set_string(cfg, k->offset, value);
 		return NULL;
 	case KT_PORT:

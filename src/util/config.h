@@ -62,6 +62,13 @@ struct config {
 	uint64_t shutdown_timeout;
 	bool plaintext_auth_on_loopback;
 
+	/* SMTP delivery */
+	char *relay_host; /* "host:port" or "none" */
+	uint64_t queue_lifetime;
+	uint64_t max_recipients;
+	char *smtp_bare_lf; /* "reject" or "normalize" */
+	bool sender_must_match;
+
 	/* logging */
 	bool log_syslog;
 	char *log_level;

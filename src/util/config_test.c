@@ -86,7 +86,8 @@ test_every_error_is_reported_with_its_line(void **state)
 {
 	char *path = write_temp("hostname = a\nbogus_key = 1\n"
 	                        "port_smtp = seventy\nmax_line_length = 1T\n"
-	                        "no equals sign\nlog_level = loud\n");
+	                        "no equals sign\nlog_level = loud\n"
+	                        "smtp_bare_lf = ignore\n");
 	struct buf errors = BUF_INIT;
 	struct config cfg;
 	char expect[512];
@@ -104,6 +105,8 @@ test_every_error_is_reported_with_its_line(void **state)
 	snprintf(expect, sizeof(expect), "%s:5: no '='", path);
 	assert_non_null(strstr(buf_cstr(&errors), expect));
 	snprintf(expect, sizeof(expect), "%s:6: log_level", path);
+	assert_non_null(strstr(buf_cstr(&errors), expect));
+	snprintf(expect, sizeof(expect), "%s:7: smtp_bare_lf", path);
 	assert_non_null(strstr(buf_cstr(&errors), expect));
 	config_free(&cfg);
 	buf_free(&errors);
