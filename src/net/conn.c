@@ -56,6 +56,8 @@ service_idle_timeout(const struct config *cfg, enum service svc)
 static void
 conn_apply_timeouts(struct conn *c)
 {
+	if (c->bev == NULL)
+		return;
 	struct timeval idle = {(time_t)c->timeout, 0};
 	struct timeval hs = {(time_t)c->srv->cfg->handshake_timeout, 0};
 	struct timeval flush = {CONN_CLOSE_FLUSH_SECS, 0};
@@ -167,16 +169,81 @@ conn_destroy(struct conn *c, const char *reason)
 {
 	struct server *srv = c->srv;
 
+	if (!c->dead) {
+		conn_log(c, LOG_LVL_INFO, "disconnect: %s", reason);
+		ipcount_release(srv->per_ip, c->remote);
+		if (c->bev != NULL)
+			bufferevent_free(c->bev);
+		c->bev = NULL;
+		c->dead = c->closing = true;
+	}
+	/* A blocking job still uses the session: free it when the job is done.
+	 */
+	if (c->jobs > 0)
+		return;
 	if (c->session != NULL)
 		srv->ops[c->svc]->close(c->session);
-	conn_log(c, LOG_LVL_INFO, "disconnect: %s", reason);
-	ipcount_release(srv->per_ip, c->remote);
 	LIST_REMOVE(c, entry);
-	if (c->bev != NULL)
-		bufferevent_free(c->bev);
 	free(c->user);
 	free(c);
 	server_conn_gone(srv);
+}
+
+struct conn_job {
+	struct conn *c;
+	void (*work)(void *arg);
+	void (*done)(void *session, void *arg);
+	void *arg;
+};
+
+static void
+conn_job_work(void *arg)
+{
+	struct conn_job *job = arg;
+
+	job->work(job->arg);
+}
+
+/* On the loop thread: hand the result to the session and read on. */
+static void
+conn_job_done(void *arg)
+{
+	struct conn_job *job = arg;
+	struct conn *c = job->c;
+
+	c->jobs--;
+	c->in_callback = true;
+	job->done(c->session, job->arg);
+	c->in_callback = false;
+	free(job);
+	if (c->dead) {
+		if (c->jobs == 0)
+			conn_destroy(c, "closed during a job");
+		return;
+	}
+	if (c->jobs == 0 && conn_after_hook(c))
+		conn_set_reading(c, true);
+}
+
+int
+conn_run_blocking(struct conn *c, void (*work)(void *arg),
+                  void (*done)(void *session, void *arg), void *arg)
+{
+	struct conn_job *job = malloc(sizeof(*job));
+
+	if (job == NULL || c->srv->workers == NULL) {
+		free(job);
+		return -1;
+	}
+	*job = (struct conn_job){c, work, done, arg};
+	if (worker_submit(c->srv->workers, conn_job_work, conn_job_done, job) <
+	    0) {
+		free(job);
+		return -1;
+	}
+	c->jobs++;
+	bufferevent_disable(c->bev, EV_READ);
+	return 0;
 }
 
 /*
@@ -234,7 +301,7 @@ conn_readcb(struct bufferevent *bev, void *arg)
 	struct conn *c = arg;
 
 	(void)bev;
-	if (c->session == NULL || c->closing || c->tls_pending)
+	if (c->session == NULL || c->closing || c->tls_pending || c->jobs > 0)
 		return;
 	c->in_callback = true;
 	c->srv->ops[c->svc]->input(c->session);
@@ -400,6 +467,8 @@ conn_discard(struct conn *c, size_t n)
 
 	if (n > have)
 		n = have;
+	if (n == 0)
+		return 0;
 	evbuffer_drain(bufferevent_get_input(c->bev), n);
 	return n;
 }
@@ -429,6 +498,8 @@ conn_printf(struct conn *c, const char *fmt, ...)
 size_t
 conn_output_len(const struct conn *c)
 {
+	if (c->bev == NULL)
+		return 0;
 	return evbuffer_get_length(bufferevent_get_output(c->bev));
 }
 
@@ -445,7 +516,7 @@ conn_starttls(struct conn *c)
 void
 conn_close(struct conn *c, const char *reason)
 {
-	if (c->closing)
+	if (c->closing || c->bev == NULL)
 		return;
 	c->closing = true;
 	c->close_reason = reason;
@@ -465,8 +536,10 @@ conn_set_timeout(struct conn *c, uint64_t secs)
 void
 conn_set_reading(struct conn *c, bool on)
 {
-	if (c->closing || c->tls_pending)
+	if (c->closing || c->tls_pending || c->bev == NULL)
 		return;
+	if (on && c->jobs > 0)
+		return; /* conn_job_done() resumes */
 	if (!on) {
 		bufferevent_disable(c->bev, EV_READ);
 		return;

@@ -107,6 +107,17 @@ size_t conn_output_len(const struct conn *c);
  */
 int conn_starttls(struct conn *c);
 
+/*
+ * Runs work(arg) on a worker thread, then done(session, arg) on the loop
+ * thread as a hook (it may write replies and close).  Input is not read
+ * meanwhile, so commands stay in order.  If the client goes away first,
+ * done still runs (its writes are dropped) so arg can be freed, and the
+ * session is freed only after it.  Returns 0, or -1 if the job could not
+ * be queued (the caller then runs the work inline).
+ */
+int conn_run_blocking(struct conn *c, void (*work)(void *arg),
+		      void (*done)(void *session, void *arg), void *arg);
+
 /* Flushes queued output, then closes.  reason goes to the log. */
 void conn_close(struct conn *c, const char *reason);
 

@@ -16,6 +16,7 @@
 
 #include "net/conn.h"
 #include "net/ipcount.h"
+#include "net/worker.h"
 
 struct listener {
 	struct server *srv;
@@ -37,6 +38,8 @@ struct conn {
 	bool tls_pending; /* STARTTLS asked, waiting for output to drain */
 	bool closing;     /* conn_close() called, flushing output */
 	bool in_callback; /* a protocol hook is on the stack */
+	bool dead;	  /* socket gone, waiting for jobs to finish */
+	unsigned jobs;	  /* conn_run_blocking() jobs not yet done */
 	const char *close_reason;
 	char remote[INET6_ADDRSTRLEN];
 };
@@ -54,6 +57,7 @@ struct server {
 	uint64_t nconns;
 	uint64_t next_conn_id;
 	struct ipcount *per_ip;
+	struct worker_pool *workers;
 	struct event *sig_term, *sig_int, *sig_hup, *shutdown_timer;
 	bool stopping;
 	int port_offset;

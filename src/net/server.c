@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/thread.h>
 #include <netinet/tcp.h>
 
 #include "net/net_private.h"
@@ -30,9 +31,15 @@ server_new(const struct config *cfg,
 	srv->context = context;
 	memcpy(srv->ops, ops, sizeof(srv->ops));
 	LIST_INIT(&srv->conns);
+	/* Worker threads hand completions to the loop: libevent must lock. */
+	evthread_use_pthreads();
 	srv->base = event_base_new();
 	srv->per_ip = ipcount_new();
-	if (srv->base == NULL || srv->per_ip == NULL) {
+	if (srv->base != NULL)
+		srv->workers =
+		    worker_pool_new(srv->base, (int)cfg->worker_threads);
+	if (srv->base == NULL || srv->per_ip == NULL ||
+	    (srv->workers == NULL && cfg->worker_threads > 0)) {
 		buf_printf(errors, "cannot set up the event loop\n");
 		server_free(&srv);
 		return NULL;
@@ -193,11 +200,17 @@ server_close_listeners(struct server *srv)
 	}
 }
 
+/* Connections with a blocking job in flight go when the job is done. */
 static void
 server_destroy_all(struct server *srv, const char *reason)
 {
-	while (!LIST_EMPTY(&srv->conns))
-		conn_destroy(LIST_FIRST(&srv->conns), reason);
+	struct conn *c, *next;
+
+	for (c = LIST_FIRST(&srv->conns); c != NULL; c = next) {
+		next = LIST_NEXT(c, entry);
+		if (!c->dead)
+			conn_destroy(c, reason);
+	}
 }
 
 static void
@@ -308,6 +321,8 @@ server_free(struct server **srvp)
 	if (srv == NULL)
 		return;
 	server_close_listeners(srv);
+	/* Jobs finish and their sessions get their answers first. */
+	worker_pool_free(&srv->workers);
 	server_destroy_all(srv, "server stopped");
 	if (srv->sig_term != NULL)
 		event_free(srv->sig_term);

@@ -44,6 +44,7 @@ struct config {
 	/* network */
 	char *listen_address;
 	int port[SVC_COUNT]; /* 0 disables the service */
+	uint64_t worker_threads;
 	uint64_t max_connections;
 	uint64_t max_connections_per_ip;
 

@@ -94,3 +94,28 @@ def test_accepted_mail_survives_kill_9(server):
     assert len(bodies) == 5
     for i, b in enumerate(bodies):
         assert b.endswith(MESSAGE.replace(b"end to end", b"durable %d" % i))
+
+
+def curl(*args, data=None):
+    import subprocess
+    res = subprocess.run(["curl", "--silent", "--show-error", "--insecure",
+                          "--max-time", "20", *args], input=data,
+                         capture_output=True, timeout=30)
+    assert res.returncode == 0, res.stderr.decode()
+    return res.stdout
+
+
+def test_curl_as_a_real_client(server, tmp_path):
+    """curl sends over submission (STARTTLS + AUTH) and reads over IMAPS
+    and POP3S: one real client on all three protocols."""
+    msg = tmp_path / "msg.eml"
+    msg.write_bytes(MESSAGE.replace(b"end to end", b"via curl"))
+    curl(f"smtp://127.0.0.1:{server.port('submission')}", "--ssl-reqd",
+         "--user", f"{ALICE}:{PASSWORD}", "--mail-from", ALICE,
+         "--mail-rcpt", ALICE, "--upload-file", str(msg))
+    body = curl(f"imaps://127.0.0.1:{server.port('imaps')}/INBOX;UID=1",
+                "--user", f"{ALICE}:{PASSWORD}")
+    assert body.endswith(msg.read_bytes())
+    popped = curl(f"pop3s://127.0.0.1:{server.port('pop3s')}/1",
+                  "--user", f"{ALICE}:{PASSWORD}")
+    assert popped == body
