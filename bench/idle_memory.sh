@@ -14,8 +14,10 @@
 #   IDLE_CONNS   client binary     (default build/release/bench/idle_conns)
 #   PORT_OFFSET  first offset tried (default 30000; moved on if ports are busy)
 #   RATE         connections per second (default 2000)
-#   FRESH=1      restart the server before every measurement, so memory a
-#                previous run freed (but the allocator kept) is not reused
+#   FRESH        1 (default): restart the server before every measurement,
+#                so memory a previous run freed but the allocator kept is not
+#                reused (on one shared server, later runs read too low, even
+#                negative); 0: one server for all runs
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,7 +25,7 @@ POSTAMT=${POSTAMT:-$ROOT/build/release/postamt}
 IDLE_CONNS=${IDLE_CONNS:-$ROOT/build/release/bench/idle_conns}
 PORT_OFFSET=${PORT_OFFSET:-30000}
 RATE=${RATE:-2000}
-FRESH=${FRESH:-0}
+FRESH=${FRESH:-1}
 SIZES=("$@")
 [ ${#SIZES[@]} -gt 0 ] || SIZES=(1000 10000)
 
@@ -101,8 +103,13 @@ conf_set() {
 	fi
 }
 
+# smaps_rollup FIELD: the server's value of FIELD in kB ("" if absent).
+rollup_kb() {
+	awk -v f="$1:" '$1 == f { print $2 }' "/proc/$SERVER_PID/smaps_rollup"
+}
+
 pss_kb() {
-	awk '/^Pss:/ { print $2 }' "/proc/$SERVER_PID/smaps_rollup"
+	rollup_kb Pss
 }
 
 fd_count() {
@@ -165,7 +172,10 @@ server_drain_wait() {
 
 # measure SERVICE TLS(yes|no) PORT N: one result line.
 measure() {
-	local svc=$1 tls=$2 port=$3 n=$4 out=$DATA/idle_conns.out
+	local svc=$1 tls=$2 port=$3 n=$4
+	# One file per run: the background client truncates its file only
+	# after the fork, so a reused name could show the last run's summary.
+	local out=$DATA/idle_conns.$RUNS.out
 	local flags=(--host 127.0.0.1 --port "$port" --count "$n"
 		--expect-greeting --hold 1000000 --rate "$RATE")
 	local label="service=$svc tls=$tls n=$n"
@@ -175,13 +185,14 @@ measure() {
 		server_start
 	fi
 	RUNS=$((RUNS + 1))
-	local before after summary="" i
+	local before after anon_before anon_after summary="" i
 	before=$(pss_kb)
+	anon_before=$(rollup_kb Pss_Anon)
 	"$IDLE_CONNS" "${flags[@]}" >"$out" 2>&1 &
 	CLIENT_PID=$!
 	# Setup takes n/RATE seconds plus handshakes; allow a generous margin.
 	for ((i = 0; i < (n / RATE + 120) * 10; i++)); do
-		summary=$(grep -m1 '^connected=' "$out" || true)
+		summary=$(grep -m1 '^connected=' "$out" 2>/dev/null || true)
 		[ -n "$summary" ] && break
 		kill -0 "$CLIENT_PID" 2>/dev/null || break
 		sleep 0.1
@@ -194,8 +205,17 @@ measure() {
 	else
 		sleep 2
 		after=$(pss_kb)
-		echo "$label pss_before_kb=$before pss_after_kb=$after" \
-			"per_conn_bytes=$(((after - before) * 1024 / n))"
+		anon_after=$(rollup_kb Pss_Anon)
+		local line="$label pss_before_kb=$before pss_after_kb=$after"
+		line+=" per_conn_bytes=$(((after - before) * 1024 / n))"
+		# Pss counts shared library pages too, whose share moves with
+		# whatever else maps them (idle_conns itself maps libcrypto);
+		# the anonymous part is the sessions' own memory.
+		if [ -n "$anon_before" ] && [ -n "$anon_after" ]; then
+			line+=" anon_before_kb=$anon_before anon_after_kb=$anon_after"
+			line+=" per_conn_anon_bytes=$(((anon_after - anon_before) * 1024 / n))"
+		fi
+		echo "$line"
 	fi
 	kill -TERM "$CLIENT_PID" 2>/dev/null || true
 	wait "$CLIENT_PID" 2>/dev/null || true
