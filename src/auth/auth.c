@@ -186,6 +186,7 @@ auth_open(const char *data_dir, struct auth **auth_r, struct err *err)
 		return err_set(err, ERR_TEMP, "accounts: out of memory");
 	}
 	pthread_mutex_init(&a->lock, NULL);
+	a->cache = auth_cache_new();
 	if (auth_db_open(a, buf_cstr(&path), err) < 0 ||
 	    auth_password_dummy(a, err) < 0) {
 		buf_free(&path);
@@ -205,6 +206,7 @@ auth_close(struct auth **auth)
 	if (a == NULL)
 		return;
 	sqlite3_close(a->db);
+	auth_cache_free(&a->cache);
 	pthread_mutex_destroy(&a->lock);
 	free(a);
 	*auth = NULL;

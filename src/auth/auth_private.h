@@ -20,6 +20,7 @@
 struct auth {
 	sqlite3 *db;
 	pthread_mutex_t lock;
+	struct auth_cache *cache; /* recent successful logins; may be NULL */
 	/*
 	 * A yescrypt setting (salt) hashed against when a login names no
 	 * user, so the answer takes as long as for a wrong password.
@@ -57,6 +58,17 @@ int auth_password_hash(const char *password, char *out, struct err *err);
  * the result with setting in constant time.  True on a match.
  */
 bool auth_password_check(const char *password, const char *setting);
+
+/*
+ * The cache of recent successful logins (auth_cache.c).  Callers hold
+ * a->lock around check and remember.
+ */
+struct auth_cache *auth_cache_new(void);
+void auth_cache_free(struct auth_cache **c);
+bool auth_cache_check(struct auth_cache *c, const char *address,
+		      const char *stored, const char *password);
+void auth_cache_remember(struct auth_cache *c, const char *address,
+			 const char *stored, const char *password);
 
 /* Creates a->dummy_setting. */
 int auth_password_dummy(struct auth *a, struct err *err);

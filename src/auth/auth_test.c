@@ -159,6 +159,39 @@ test_del_passwd_list(void **state)
 	buf_free(&list);
 }
 
+/*
+ * The login cache must never let an old password, a deleted user or an
+ * inactive one in: each check follows a login that filled the cache.
+ */
+static void
+test_cached_logins_follow_changes(void **state)
+{
+	struct fixture *f = *state;
+	struct err err;
+
+	assert_int_equal(auth_user_add(f->auth, "cat@x.test", "old", &err), 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(auth_verify(f->auth, "cat@x.test", "old", &err),
+		                 0);
+	assert_int_equal(auth_verify(f->auth, "cat@x.test", "olD", &err), -1);
+	assert_int_equal(auth_user_passwd(f->auth, "cat@x.test", "new", &err),
+	                 0);
+	assert_int_equal(auth_verify(f->auth, "cat@x.test", "old", &err), -1);
+	assert_int_equal(err.kind, ERR_PERM);
+	assert_int_equal(auth_verify(f->auth, "cat@x.test", "new", &err), 0);
+	assert_int_equal(auth_verify(f->auth, "cat@x.test", "new", &err), 0);
+	assert_int_equal(auth_user_set(f->auth, "cat@x.test", "active", "no",
+	                               &err),
+	                 0);
+	assert_int_equal(auth_verify(f->auth, "cat@x.test", "new", &err), -1);
+	assert_int_equal(auth_user_set(f->auth, "cat@x.test", "active", "yes",
+	                               &err),
+	                 0);
+	assert_int_equal(auth_verify(f->auth, "cat@x.test", "new", &err), 0);
+	assert_int_equal(auth_user_del(f->auth, "cat@x.test", &err), 0);
+	assert_int_equal(auth_verify(f->auth, "cat@x.test", "new", &err), -1);
+}
+
 /* Writes hash for address straight into accounts.db, as an import would. */
 static void
 set_hash(const char *dir, const char *address, const char *hash)
@@ -279,6 +312,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_foreign_hashes, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_resolve_rcpt, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_cached_logins_follow_changes,
+	                                    setup, teardown),
 	    cmocka_unit_test(test_generate_password),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -166,16 +166,26 @@ auth_verify(struct auth *a, const char *address, const char *password,
 	                                    "SELECT password_hash FROM users "
 	                                    "WHERE address = ?1 AND active",
 	                                    args, &hash, err);
+	ok = r == 0 && hash != NULL &&
+	     auth_cache_check(a->cache, addr, hash, password);
 	pthread_mutex_unlock(&a->lock);
 	if (r < 0)
 		return -1;
 	/*
 	 * Spend one hash whether or not the user exists, so the time taken
-	 * does not tell an attacker which addresses are real.
+	 * does not tell an attacker which addresses are real.  Only a recent
+	 * success with this very password skips it.
 	 */
-	ok = auth_password_check(password,
-	                         hash != NULL ? hash : a->dummy_setting);
-	ok = ok && hash != NULL;
+	if (!ok) {
+		ok = auth_password_check(password,
+		                         hash != NULL ? hash : a->dummy_setting);
+		ok = ok && hash != NULL;
+		if (ok) {
+			pthread_mutex_lock(&a->lock);
+			auth_cache_remember(a->cache, addr, hash, password);
+			pthread_mutex_unlock(&a->lock);
+		}
+	}
 	free(hash);
 	if (!ok)
 		return err_set(err, ERR_PERM, "invalid user name or password");
