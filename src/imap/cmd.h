@@ -33,17 +33,59 @@ void imap_cmd_authenticate_continue(struct imap_session *s, char *line,
                                     size_t len);
 
 /* cmd_mailbox.c: authenticated */
-imap_cmd_fn imap_cmd_select, imap_cmd_list, imap_cmd_status, imap_cmd_close,
-    imap_cmd_unselect;
+imap_cmd_fn imap_cmd_select, imap_cmd_status, imap_cmd_close, imap_cmd_unselect;
+
+/*
+ * Appends "* STATUS name (items)" CRLF for the atoms of the list items
+ * (cmd_mailbox.c).  Returns 0, -1 with *err filled for a store failure, or
+ * -2 for an unknown item (BAD).
+ */
+int imap_status_write(struct imap_session *s, const char *name,
+                      const struct imap_arg *items, struct buf *out,
+                      struct err *err);
+
+/* A mailbox name argument, INBOX canonical (RFC 9051 5.1); NULL if bad. */
+const char *imap_box_name(const struct imap_arg *a);
+
+/* cmd_list.c: LIST (with LIST-EXTENDED and LIST-STATUS), LSUB, NAMESPACE */
+imap_cmd_fn imap_cmd_list, imap_cmd_lsub, imap_cmd_namespace;
+
+/* cmd_create.c: CREATE, DELETE, RENAME, SUBSCRIBE and UNSUBSCRIBE */
+imap_cmd_fn imap_cmd_create, imap_cmd_delete, imap_cmd_rename,
+    imap_cmd_subscribe;
+
+/* cmd_append.c: APPEND (RFC 9051 6.3.12, UIDPLUS, APPENDLIMIT) */
+imap_cmd_fn imap_cmd_append;
+
+/*
+ * Called when the literal header of an APPEND arrives, before its bytes:
+ * refuses (tagged NO [OVERQUOTA]) a message that cannot fit the quota.
+ * Returns true if it refused.
+ */
+bool imap_append_precheck(struct imap_session *s, const char *tag,
+                          uint64_t size);
+
+/* cmd_idle.c: IDLE (RFC 2177) and the line that ends it */
+imap_cmd_fn imap_cmd_idle;
+void imap_cmd_idle_done(struct imap_session *s, const char *line, size_t len);
+
+/* cmd_quota.c: GETQUOTA, GETQUOTAROOT, SETQUOTA (RFC 9208) */
+imap_cmd_fn imap_cmd_getquota, imap_cmd_getquotaroot, imap_cmd_setquota;
+
+/* cmd_copy.c: COPY and MOVE (RFC 9051 6.4.7, RFC 6851, UIDPLUS) */
+imap_cmd_fn imap_cmd_copy;
 
 /* cmd_fetch.c, cmd_store.c, cmd_expunge.c: selected */
 imap_cmd_fn imap_cmd_fetch, imap_cmd_store, imap_cmd_expunge;
 
 /*
- * Removes every \Deleted message of the selected mailbox; with report,
- * writes "* n EXPUNGE" for each (CLOSE expunges silently, RFC 9051 6.4.1).
+ * Removes every \Deleted message of the selected mailbox (only those in
+ * uid_set if it is not NULL: UID EXPUNGE); with report, writes
+ * "* n EXPUNGE" for each (CLOSE expunges silently, RFC 9051 6.4.1).
  * Returns 0, or -1 with *err filled.
  */
-int imap_expunge_deleted(struct imap_session *s, bool report, struct err *err);
+struct imap_seqset;
+int imap_expunge_deleted(struct imap_session *s, bool report,
+                         const struct imap_seqset *uid_set, struct err *err);
 
 #endif

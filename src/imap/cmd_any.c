@@ -11,7 +11,16 @@ int
 imap_capability_append(const struct imap_session *s, struct buf *out)
 {
 	int rc = buf_append_str(out, "IMAP4rev2 IMAP4rev1 LITERAL+ SASL-IR "
-	                             "ID ENABLE UNSELECT");
+	                             "ID ENABLE UNSELECT IDLE NAMESPACE "
+	                             "UIDPLUS MOVE CHILDREN SPECIAL-USE "
+	                             "CREATE-SPECIAL-USE LIST-EXTENDED "
+	                             "LIST-STATUS STATUS=SIZE QUOTA "
+	                             "QUOTA=RES-STORAGE QUOTA=RES-MESSAGE");
+
+	/* RFC 7889: the largest literal the parser accepts. */
+	if (buf_printf(out, " APPENDLIMIT=%llu",
+	               (unsigned long long)s->cfg->max_message_size) < 0)
+		rc = -1;
 
 	if (s->state != IMAP_STATE_NOT_AUTH)
 		return rc;

@@ -9,6 +9,8 @@
 #include "auth/auth.h"
 #include "imap/cmd.h"
 #include "imap/resp.h"
+#include "imap/sync.h"
+#include "proto/mailuser.h"
 #include "proto/sasl.h"
 
 bool
@@ -64,11 +66,13 @@ imap_login_finish(struct imap_session *s, const char *tag, const char *user,
 		free(name);
 		return;
 	}
-	if (store_user_open(s->svc->store, name, &s->user, &err) < 0) {
+	if (mailuser_open(s->svc, name, &s->user, &err) < 0) {
 		imap_resp_err(s, tag, &err);
 		free(name);
 		return;
 	}
+	/* Other sessions' changes reach this one from now on (sync.h). */
+	store_user_watch(s->user, imap_sync_on_change, s);
 	s->username = name;
 	conn_set_user(s->c, name);
 	imap_session_set_state(s, IMAP_STATE_AUTH);

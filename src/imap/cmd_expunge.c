@@ -1,5 +1,6 @@
 /*
- * cmd_expunge: EXPUNGE (RFC 9051 6.4.3) and the expunge behind CLOSE.
+ * cmd_expunge: EXPUNGE (RFC 9051 6.4.3), UID EXPUNGE (RFC 4315 2.1) and
+ * the expunge behind CLOSE.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -8,28 +9,9 @@
 #include "imap/mailbox.h"
 #include "imap/resp.h"
 
-/*
- * Drops the expunged entries from the map.  The EXPUNGE responses go out
- * from the highest sequence number down, so each number is still valid
- * when the client reads it (RFC 9051 7.5.1: later numbers shift down).
- */
-static void
-expunge_report(struct imap_session *s, const bool *gone, bool report)
-{
-	size_t kept = 0, n = s->box.count;
-
-	if (report)
-		for (size_t i = n; i-- > 0;)
-			if (gone[i])
-				imap_resp_untagged(s, "%zu EXPUNGE", i + 1);
-	for (size_t i = 0; i < n; i++)
-		if (!gone[i])
-			s->box.msgs[kept++] = s->box.msgs[i];
-	s->box.count = kept;
-}
-
 int
-imap_expunge_deleted(struct imap_session *s, bool report, struct err *err)
+imap_expunge_deleted(struct imap_session *s, bool report,
+                     const struct imap_seqset *uid_set, struct err *err)
 {
 	size_t n = s->box.count, count = 0;
 	uint32_t *uids;
@@ -46,14 +28,17 @@ imap_expunge_deleted(struct imap_session *s, bool report, struct err *err)
 		return err_set(err, ERR_INTERNAL, "out of memory");
 	}
 	for (size_t i = 0; i < n; i++) {
-		if ((s->box.msgs[i].flags & STORE_FLAG_DELETED) == 0)
+		const struct store_msg *m = &s->box.msgs[i];
+
+		if ((m->flags & STORE_FLAG_DELETED) == 0 ||
+		    (uid_set != NULL && !imap_seqset_contains(uid_set, m->uid)))
 			continue;
-		uids[count++] = s->box.msgs[i].uid;
+		uids[count++] = m->uid;
 		gone[i] = true;
 	}
 	if (count > 0 &&
 	    (rc = store_expunge(s->user, s->box.name, uids, count, err)) == 0)
-		expunge_report(s, gone, report);
+		imap_mailbox_remove(s, gone, report);
 	free(uids);
 	free(gone);
 	return rc;
@@ -62,18 +47,37 @@ imap_expunge_deleted(struct imap_session *s, bool report, struct err *err)
 void
 imap_cmd_expunge(struct imap_session *s, const struct imap_cmd_ctx *cx)
 {
+	struct imap_seqset set;
+	bool has_set = false;
 	struct err err;
+	int rc;
 
+	if (cx->uid != (cx->args != NULL)) {
+		imap_resp_tagged(s, cx->tag, IMAP_BAD, NULL,
+		                 cx->uid ? "UID EXPUNGE needs a UID set"
+		                         : "EXPUNGE takes no arguments");
+		return;
+	}
 	if (s->box.readonly) {
 		imap_resp_tagged(s, cx->tag, IMAP_NO, "READ-ONLY",
 		                 "Mailbox is read-only");
 		return;
 	}
-	/* Flags may have been set by another session: refresh first. */
-	if (imap_mailbox_sync(s, &err) < 0 ||
-	    imap_expunge_deleted(s, true, &err) < 0) {
+	if (cx->uid) {
+		if (imap_mailbox_set(s, cx, cx->args, &set) < 0)
+			return;
+		has_set = true;
+	}
+	/* Flags may have been set by another session: catch up first. */
+	rc = imap_mailbox_sync(s, &err);
+	if (rc == 0)
+		rc = imap_expunge_deleted(s, true, has_set ? &set : NULL, &err);
+	if (has_set)
+		imap_seqset_free(&set);
+	if (rc < 0) {
 		imap_resp_err(s, cx->tag, &err);
 		return;
 	}
-	imap_resp_tagged(s, cx->tag, IMAP_OK, NULL, "EXPUNGE completed");
+	imap_resp_tagged(s, cx->tag, IMAP_OK, NULL, "%s completed",
+	                 cx->uid ? "UID EXPUNGE" : "EXPUNGE");
 }

@@ -1,11 +1,18 @@
 /*
- * cmd_fetch: FETCH and UID FETCH (RFC 9051 6.4.5, 6.4.9).
+ * cmd_fetch: FETCH and UID FETCH (RFC 9051 6.4.5, 6.4.9, 7.5.2; BINARY
+ * from RFC 3516, part of IMAP4rev2).
  *
- * Supported items: FLAGS, UID, RFC822.SIZE, INTERNALDATE, RFC822,
- * RFC822.HEADER, RFC822.TEXT, BODY[], BODY[HEADER], BODY[TEXT] and their
- * BODY.PEEK and <partial> forms.  ENVELOPE, BODYSTRUCTURE and MIME part
- * sections need the MIME parser and are refused with BAD for now; the
- * macros ALL, FAST and FULL answer without ENVELOPE and BODY.
+ * Items: FLAGS, UID, RFC822.SIZE, INTERNALDATE, ENVELOPE, BODY,
+ * BODYSTRUCTURE, RFC822, RFC822.HEADER, RFC822.TEXT, BODY[section]<p>,
+ * BODY.PEEK[section]<p>, BINARY[part]<p>, BINARY.PEEK[part]<p>,
+ * BINARY.SIZE[part] and the macros ALL, FAST and FULL.
+ *
+ * The message is parsed by src/mime at FETCH time from store_msg_read()
+ * (caching ENVELOPE and BODYSTRUCTURE in the index is a later step).
+ * Memory is bounded per message, not per command: each message's response
+ * is written and freed before the next is read, and section bytes go to
+ * the connection straight from the message buffer, never copied into one
+ * response string.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -15,51 +22,78 @@
 #include "imap/cmd.h"
 #include "imap/mailbox.h"
 #include "imap/resp.h"
+#include "mime/mime.h"
 
-#define FETCH_MAX_ITEMS 32
+#define FETCH_MAX_ITEMS 64
+/* Part numbers in one section ("1.2.3..."); deeper than MIME nesting. */
+#define FETCH_MAX_PART_DEPTH (2 * MIME_MAX_DEPTH + 2)
+/* Names in one HEADER.FIELDS list. */
+#define FETCH_MAX_FIELDS 100
 
 enum fetch_kind {
 	FETCH_FLAGS,
 	FETCH_UID,
 	FETCH_SIZE,
 	FETCH_INTERNALDATE,
-	FETCH_BODY, /* BODY[...] and the RFC822 forms */
+	FETCH_ENVELOPE,
+	FETCH_BODYSTRUCTURE,
+	FETCH_BODY_SHAPE, /* BODY without a section */
+	FETCH_SECTION,    /* BODY[...] and the RFC822 forms */
+	FETCH_BINARY,
+	FETCH_BINARY_SIZE,
 };
-
-enum fetch_section { SECTION_ALL, SECTION_HEADER, SECTION_TEXT };
 
 struct fetch_item {
 	enum fetch_kind kind;
-	enum fetch_section section;
 	bool peek;         /* does not set \Seen */
 	const char *alias; /* "RFC822", ... or NULL for BODY[...] */
+	const char *spec;  /* the section text as sent, for the reply */
+	size_t spec_len;
+	uint32_t nums[FETCH_MAX_PART_DEPTH];
+	size_t nnums;
+	enum mime_section_text text;
+	char *names_buf; /* HEADER.FIELDS: the names, NUL-separated */
+	const char *names[FETCH_MAX_FIELDS];
+	size_t nnames;
 	bool partial;
 	uint64_t off, len;
 };
 
 struct fetch_req {
-	struct fetch_item items[FETCH_MAX_ITEMS];
+	struct fetch_item *items; /* FETCH_MAX_ITEMS */
 	size_t count;
 	bool has_flags, needs_body, sets_seen;
 };
 
+/* Result of writing one message. */
+enum fetch_rc { FETCH_OK, FETCH_ERR, FETCH_UNKNOWN_CTE };
+
+static void
+fetch_req_free(struct fetch_req *req)
+{
+	for (size_t i = 0; req->items != NULL && i < req->count; i++)
+		free(req->items[i].names_buf);
+	free(req->items);
+	req->items = NULL;
+}
+
 static int
-fetch_add(struct fetch_req *req, struct fetch_item it)
+fetch_add(struct fetch_req *req, const struct fetch_item *it)
 {
 	if (req->count >= FETCH_MAX_ITEMS)
 		return -1;
-	req->items[req->count++] = it;
-	if (it.kind == FETCH_FLAGS)
+	req->items[req->count++] = *it;
+	if (it->kind == FETCH_FLAGS)
 		req->has_flags = true;
-	if (it.kind == FETCH_BODY) {
+	if (it->kind >= FETCH_ENVELOPE)
 		req->needs_body = true;
-		if (!it.peek)
-			req->sets_seen = true;
-	}
+	if ((it->kind == FETCH_SECTION || it->kind == FETCH_BINARY) &&
+	    !it->peek)
+		req->sets_seen = true;
 	return 0;
 }
 
-/* Parses "<off.len>" (RFC 9051 9 "partial"); s points at '<'. */
+/* Parses "<off.len>" (RFC 9051 9 "partial") at s; "" is no partial. */
 static int
 fetch_parse_partial(const char *s, struct fetch_item *it)
 {
@@ -79,90 +113,223 @@ fetch_parse_partial(const char *s, struct fetch_item *it)
 	return 0;
 }
 
-/* BODY[section]<partial> and BODY.PEEK[...]. */
-static int
-fetch_parse_body(const char *s, struct fetch_item *it)
+/* section-part: nz-number *("." nz-number); stops before ".TEXT" etc. */
+static const char *
+fetch_parse_nums(const char *s, struct fetch_item *it)
 {
-	const char *close;
-	size_t n;
+	while (*s >= '1' && *s <= '9') {
+		char *end;
+		unsigned long long v = strtoull(s, &end, 10);
 
-	if (strncasecmp(s, "BODY.PEEK[", 10) == 0) {
-		it->peek = true;
-		s += 10;
-	} else if (strncasecmp(s, "BODY[", 5) == 0) {
-		s += 5;
-	} else {
-		return -1;
+		if (v > UINT32_MAX || it->nnums >= FETCH_MAX_PART_DEPTH)
+			return NULL;
+		it->nums[it->nnums++] = (uint32_t)v;
+		s = end;
+		if (s[0] != '.' || s[1] < '1' || s[1] > '9')
+			break;
+		s++;
 	}
-	close = strchr(s, ']');
-	if (close == NULL)
-		return -1;
-	n = (size_t)(close - s);
-	if (n == 0)
-		it->section = SECTION_ALL;
-	else if (n == 6 && strncasecmp(s, "HEADER", 6) == 0)
-		it->section = SECTION_HEADER;
-	else if (n == 4 && strncasecmp(s, "TEXT", 4) == 0)
-		it->section = SECTION_TEXT;
-	else
-		return -1;
-	it->kind = FETCH_BODY;
-	return fetch_parse_partial(close + 1, it);
+	if (it->nnums > 0 && *s == '.' && s[1] != ']')
+		s++;
+	else if (it->nnums > 0 && *s != ']')
+		return NULL;
+	return s;
 }
+
+/* header-list: "(" astring *(SP astring) ")"; returns after ')'. */
+static const char *
+fetch_parse_names(const char *s, struct fetch_item *it)
+{
+	struct buf b = BUF_INIT;
+	size_t starts[FETCH_MAX_FIELDS];
+
+	if (*s++ != '(')
+		return NULL;
+	while (*s != ')') {
+		if (it->nnames >= FETCH_MAX_FIELDS || *s == '\0')
+			goto fail;
+		starts[it->nnames++] = b.len;
+		if (*s == '"') {
+			for (s++; *s != '"'; s++) {
+				if (*s == '\\' && s[1] != '\0')
+					s++;
+				if (*s == '\0' || buf_append(&b, s, 1) < 0)
+					goto fail;
+			}
+			s++;
+		} else {
+			size_t n = strcspn(s, " ()\"]");
+
+			if (n == 0 || buf_append(&b, s, n) < 0)
+				goto fail;
+			s += n;
+		}
+		if (buf_append(&b, "", 1) < 0)
+			goto fail;
+		if (*s == ' ' && s[1] != ')')
+			s++;
+		else if (*s != ')')
+			goto fail;
+	}
+	if (it->nnames == 0)
+		goto fail;
+	it->names_buf = buf_steal(&b);
+	for (size_t i = 0; i < it->nnames && it->names_buf != NULL; i++)
+		it->names[i] = it->names_buf + starts[i];
+	return it->names_buf != NULL ? s + 1 : NULL;
+fail:
+	buf_free(&b);
+	return NULL;
+}
+
+/* The section text after the part numbers; returns after it. */
+static const char *
+fetch_parse_text(const char *s, struct fetch_item *it)
+{
+	if (strncasecmp(s, "HEADER.FIELDS.NOT ", 18) == 0) {
+		it->text = MIME_SEC_HEADER_FIELDS_NOT;
+		return fetch_parse_names(s + 18, it);
+	}
+	if (strncasecmp(s, "HEADER.FIELDS ", 14) == 0) {
+		it->text = MIME_SEC_HEADER_FIELDS;
+		return fetch_parse_names(s + 14, it);
+	}
+	if (strncasecmp(s, "HEADER", 6) == 0) {
+		it->text = MIME_SEC_HEADER;
+		return s + 6;
+	}
+	if (strncasecmp(s, "TEXT", 4) == 0) {
+		it->text = MIME_SEC_TEXT;
+		return s + 4;
+	}
+	if (strncasecmp(s, "MIME", 4) == 0 && it->nnums > 0) {
+		it->text = MIME_SEC_MIME;
+		return s + 4;
+	}
+	return *s == ']' ? s : NULL;
+}
+
+/* "[" section "]" partial, s after '['; binary allows part numbers only. */
+static int
+fetch_parse_section(const char *s, struct fetch_item *it, bool binary)
+{
+	const char *p = fetch_parse_nums(s, it);
+
+	if (p != NULL && !binary)
+		p = fetch_parse_text(p, it);
+	if (p == NULL || *p != ']')
+		return -1;
+	it->spec = s;
+	it->spec_len = (size_t)(p - s);
+	if (it->kind == FETCH_BINARY_SIZE)
+		return p[1] == '\0' ? 0 : -1;
+	return fetch_parse_partial(p + 1, it);
+}
+
+static const struct {
+	const char *prefix;
+	enum fetch_kind kind;
+	bool peek;
+} section_items[] = {
+    {"BODY[", FETCH_SECTION, false},
+    {"BODY.PEEK[", FETCH_SECTION, true},
+    {"BINARY[", FETCH_BINARY, false},
+    {"BINARY.PEEK[", FETCH_BINARY, true},
+    {"BINARY.SIZE[", FETCH_BINARY_SIZE, true},
+};
+
+static const struct {
+	const char *name;
+	struct fetch_item it;
+} simple_items[] = {
+    {"FLAGS", {.kind = FETCH_FLAGS}},
+    {"UID", {.kind = FETCH_UID}},
+    {"RFC822.SIZE", {.kind = FETCH_SIZE}},
+    {"INTERNALDATE", {.kind = FETCH_INTERNALDATE}},
+    {"ENVELOPE", {.kind = FETCH_ENVELOPE}},
+    {"BODYSTRUCTURE", {.kind = FETCH_BODYSTRUCTURE}},
+    {"BODY", {.kind = FETCH_BODY_SHAPE}},
+    {"RFC822", {.kind = FETCH_SECTION, .alias = "RFC822"}},
+    {"RFC822.HEADER",
+     {.kind = FETCH_SECTION,
+      .peek = true,
+      .alias = "RFC822.HEADER",
+      .text = MIME_SEC_HEADER}},
+    {"RFC822.TEXT",
+     {.kind = FETCH_SECTION, .alias = "RFC822.TEXT", .text = MIME_SEC_TEXT}},
+};
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 static int
 fetch_parse_item(struct fetch_req *req, const char *s)
 {
-	struct fetch_item it = {.kind = FETCH_FLAGS};
+	struct fetch_item *it = calloc(1, sizeof(*it));
+	int rc = -1;
 
-	if (strcasecmp(s, "FLAGS") == 0)
-		it.kind = FETCH_FLAGS;
-	else if (strcasecmp(s, "UID") == 0)
-		it.kind = FETCH_UID;
-	else if (strcasecmp(s, "RFC822.SIZE") == 0)
-		it.kind = FETCH_SIZE;
-	else if (strcasecmp(s, "INTERNALDATE") == 0)
-		it.kind = FETCH_INTERNALDATE;
-	else if (strcasecmp(s, "RFC822") == 0)
-		it = (struct fetch_item){.kind = FETCH_BODY, .alias = "RFC822"};
-	else if (strcasecmp(s, "RFC822.HEADER") == 0)
-		it = (struct fetch_item){.kind = FETCH_BODY,
-		                         .section = SECTION_HEADER,
-		                         .peek = true,
-		                         .alias = "RFC822.HEADER"};
-	else if (strcasecmp(s, "RFC822.TEXT") == 0)
-		it = (struct fetch_item){.kind = FETCH_BODY,
-		                         .section = SECTION_TEXT,
-		                         .alias = "RFC822.TEXT"};
-	else if (fetch_parse_body(s, &it) < 0)
+	if (it == NULL)
 		return -1;
-	return fetch_add(req, it);
+	for (size_t i = 0; i < NELEM(simple_items); i++)
+		if (strcasecmp(s, simple_items[i].name) == 0) {
+			*it = simple_items[i].it;
+			rc = 0;
+		}
+	for (size_t i = 0; i < NELEM(section_items) && rc < 0; i++) {
+		size_t n = strlen(section_items[i].prefix);
+
+		if (strncasecmp(s, section_items[i].prefix, n) != 0)
+			continue;
+		it->kind = section_items[i].kind;
+		it->peek = section_items[i].peek;
+		rc = fetch_parse_section(s + n, it, it->kind != FETCH_SECTION);
+		break;
+	}
+	if (rc == 0)
+		rc = fetch_add(req, it);
+	if (rc < 0)
+		free(it->names_buf);
+	free(it);
+	return rc;
 }
 
-/* The macros of RFC 9051 6.4.5, without ENVELOPE and BODY for now. */
+/* The macros of RFC 9051 6.4.5. */
 static bool
-fetch_parse_macro(struct fetch_req *req, const char *s)
+fetch_parse_macro(struct fetch_req *req, const char *s, int *rc_r)
 {
-	if (strcasecmp(s, "ALL") != 0 && strcasecmp(s, "FAST") != 0 &&
-	    strcasecmp(s, "FULL") != 0)
+	static const char *const fast[] = {"FLAGS", "INTERNALDATE",
+	                                   "RFC822.SIZE", "ENVELOPE", "BODY"};
+	size_t n;
+
+	if (strcasecmp(s, "FAST") == 0)
+		n = 3;
+	else if (strcasecmp(s, "ALL") == 0)
+		n = 4;
+	else if (strcasecmp(s, "FULL") == 0)
+		n = 5;
+	else
 		return false;
-	fetch_parse_item(req, "FLAGS");
-	fetch_parse_item(req, "INTERNALDATE");
-	fetch_parse_item(req, "RFC822.SIZE");
+	*rc_r = 0;
+	for (size_t i = 0; i < n; i++)
+		*rc_r |= fetch_parse_item(req, fast[i]);
 	return true;
 }
 
 static int
 fetch_parse(struct fetch_req *req, const struct imap_arg *a, bool uid)
 {
+	int rc = 0;
+
 	memset(req, 0, sizeof(*req));
+	req->items = calloc(FETCH_MAX_ITEMS, sizeof(*req->items));
+	if (req->items == NULL)
+		return -1;
 	/* RFC 9051 6.4.9: UID FETCH always reports the UID. */
 	if (uid)
 		fetch_parse_item(req, "UID");
 	if (a->type == IMAP_ARG_ATOM) {
-		if (fetch_parse_macro(req, a->str) ||
+		if (fetch_parse_macro(req, a->str, &rc) ||
 		    (uid && strcasecmp(a->str, "UID") == 0))
-			return 0;
+			return rc;
 		return fetch_parse_item(req, a->str);
 	}
 	if (a->type != IMAP_ARG_LIST || a->child == NULL)
@@ -196,78 +363,228 @@ fetch_date(struct buf *out, int64_t when)
 	                  tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
-/* The bytes of a section: the header ends after the first blank line. */
+/* What one message offers the item writers. */
+struct fetch_msg {
+	struct imap_session *s;
+	struct buf *out; /* the response so far */
+	const struct buf *raw;
+	const struct mime_part *root;
+};
+
+/*
+ * Writes a literal: its header goes into the response, which is then
+ * flushed, and the bytes go to the connection without another copy.
+ * literal8 ("~{n}", RFC 3516 4.3) when BINARY data holds a NUL.
+ */
+static int
+fetch_literal(struct fetch_msg *fm, const char *data, size_t len, bool bin)
+{
+	bool nul = bin && len > 0 && memchr(data, '\0', len) != NULL;
+
+	if (buf_printf(fm->out, "%s{%zu}\r\n", nul ? "~" : "", len) < 0)
+		return -1;
+	imap_resp_flush(fm->s, fm->out);
+	if (len > 0)
+		conn_write(fm->s->c, data, len);
+	return 0;
+}
+
+/* Writes "NAME[spec]<off> " (the origin only when partial, 6.4.5). */
+static int
+fetch_section_name(struct buf *out, const struct fetch_item *it)
+{
+	static const char *const names[] = {[FETCH_SECTION] = "BODY",
+	                                    [FETCH_BINARY] = "BINARY",
+	                                    [FETCH_BINARY_SIZE] =
+	                                        "BINARY.SIZE"};
+
+	if (it->alias != NULL)
+		return buf_printf(out, "%s ", it->alias);
+	if (buf_printf(out, "%s[%.*s]", names[it->kind], (int)it->spec_len,
+	               it->spec) < 0)
+		return -1;
+	if (it->partial &&
+	    buf_printf(out, "<%llu>", (unsigned long long)it->off) < 0)
+		return -1;
+	return buf_append(out, " ", 1);
+}
+
+/* The bytes an item's section means; false if it does not exist. */
+static bool
+fetch_span(const struct fetch_msg *fm, const struct fetch_item *it,
+           const struct mime_part **part_r, bool *header_r)
+{
+	if (it->nnums == 0 && it->text == MIME_SEC_NONE) {
+		*part_r = NULL; /* the whole message */
+		return true;
+	}
+	return mime_section_find(fm->root, it->nums, it->nnums, it->text,
+	                         part_r, header_r) == 0;
+}
+
+/* Applies <off.len> to [*data, *data + *len). */
 static void
-fetch_section_span(const struct buf *msg, enum fetch_section sec, size_t *off_r,
-                   size_t *len_r)
+fetch_cut(const struct fetch_item *it, const char **data, size_t *len)
 {
-	const char *end = msg->data != NULL
-	                      ? memmem(msg->data, msg->len, "\r\n\r\n", 4)
-	                      : NULL;
-	size_t hdr = end != NULL ? (size_t)(end - msg->data) + 4 : msg->len;
-
-	*off_r = 0;
-	*len_r = msg->len;
-	if (sec == SECTION_HEADER) {
-		*len_r = hdr;
-	} else if (sec == SECTION_TEXT) {
-		*off_r = hdr;
-		*len_r = msg->len - hdr;
+	if (!it->partial)
+		return;
+	if (it->off >= *len) {
+		*len = 0;
+		return;
 	}
+	*data += it->off;
+	*len -= (size_t)it->off;
+	if (it->len < *len)
+		*len = (size_t)it->len;
 }
 
 static int
-fetch_body(struct buf *out, const struct fetch_item *it, const struct buf *msg)
+fetch_write_section(struct fetch_msg *fm, const struct fetch_item *it)
 {
-	static const char *const names[] = {"", "HEADER", "TEXT"};
-	size_t off, len;
+	const struct mime_part *part;
+	bool header = false;
+	const char *data = fm->raw->data != NULL ? fm->raw->data : "";
+	size_t len = fm->raw->len;
+	struct buf tmp = BUF_INIT;
+	int rc;
 
-	fetch_section_span(msg, it->section, &off, &len);
-	if (it->alias != NULL) {
-		if (buf_printf(out, "%s ", it->alias) < 0)
-			return -1;
-	} else if (buf_printf(out, "BODY[%s]", names[it->section]) < 0) {
+	if (fetch_section_name(fm->out, it) < 0)
 		return -1;
+	if (!fetch_span(fm, it, &part, &header))
+		return buf_append_str(fm->out, "NIL");
+	if (part != NULL) {
+		uint64_t from = header ? part->hdr_off : part->body_off;
+		uint64_t to = header ? part->body_off : part->end;
+
+		data += from;
+		len = (size_t)(to - from);
 	}
-	if (it->partial) {
-		/* RFC 9051 6.4.5: only the origin octet is echoed. */
-		if (buf_printf(out, "<%llu> ", (unsigned long long)it->off) < 0)
+	if (it->text == MIME_SEC_HEADER_FIELDS ||
+	    it->text == MIME_SEC_HEADER_FIELDS_NOT) {
+		if (mime_header_filter(&tmp, data, len, it->names, it->nnames,
+		                       it->text == MIME_SEC_HEADER_FIELDS_NOT) <
+		    0) {
+			buf_free(&tmp);
 			return -1;
-		if (it->off >= len) {
-			off = len = 0;
-		} else {
-			off += (size_t)it->off;
-			len -= (size_t)it->off;
-			if (it->len < len)
-				len = (size_t)it->len;
 		}
-	} else if (it->alias == NULL && buf_append(out, " ", 1) < 0) {
-		return -1;
+		data = buf_cstr(&tmp);
+		len = tmp.len;
 	}
-	return imap_resp_literal(out, msg->data != NULL ? msg->data + off : "",
-	                         len);
+	fetch_cut(it, &data, &len);
+	rc = fetch_literal(fm, data, len, false);
+	buf_free(&tmp);
+	return rc;
 }
 
-static int
-fetch_item_write(struct buf *out, const struct fetch_item *it,
-                 const struct store_msg *m, const struct buf *msg)
+/* BINARY and BINARY.SIZE: the part's body with its CTE undone. */
+static enum fetch_rc
+fetch_write_binary(struct fetch_msg *fm, const struct fetch_item *it)
 {
+	const struct mime_part *part;
+	bool header;
+	struct buf dec = BUF_INIT;
+	const char *data;
+	size_t len;
+	int rc;
+
+	if (fetch_section_name(fm->out, it) < 0)
+		return FETCH_ERR;
+	if (!fetch_span(fm, it, &part, &header))
+		return buf_append_str(fm->out, it->kind == FETCH_BINARY_SIZE
+		                                   ? "0"
+		                                   : "NIL") < 0
+		           ? FETCH_ERR
+		           : FETCH_OK;
+	if (part == NULL) {
+		rc = fm->raw->len > 0
+		         ? buf_append(&dec, fm->raw->data, fm->raw->len)
+		         : 0;
+	} else {
+		enum mime_cte cte = mime_part_cte(part);
+
+		if (cte == MIME_CTE_UNKNOWN)
+			return FETCH_UNKNOWN_CTE;
+		rc = mime_decode_cte(&dec, cte, fm->raw->data + part->body_off,
+		                     (size_t)mime_part_body_size(part));
+	}
+	if (rc == 0 && it->kind == FETCH_BINARY_SIZE) {
+		rc = buf_printf(fm->out, "%zu", dec.len);
+	} else if (rc == 0) {
+		data = buf_cstr(&dec);
+		len = dec.len;
+		fetch_cut(it, &data, &len);
+		rc = fetch_literal(fm, data, len, true);
+	}
+	buf_free(&dec);
+	return rc < 0 ? FETCH_ERR : FETCH_OK;
+}
+
+static enum fetch_rc
+fetch_item_write(struct fetch_msg *fm, const struct fetch_item *it,
+                 const struct store_msg *m)
+{
+	struct buf *out = fm->out;
+	int rc = -1;
+
 	switch (it->kind) {
 	case FETCH_FLAGS:
-		return buf_append_str(out, "FLAGS ") < 0
-		           ? -1
-		           : imap_resp_flags(out, m->flags);
+		rc = buf_append_str(out, "FLAGS ") < 0
+		         ? -1
+		         : imap_resp_flags(out, m->flags);
+		break;
 	case FETCH_UID:
-		return buf_printf(out, "UID %u", m->uid);
+		rc = buf_printf(out, "UID %u", m->uid);
+		break;
 	case FETCH_SIZE:
-		return buf_printf(out, "RFC822.SIZE %llu",
-		                  (unsigned long long)m->size);
+		rc = buf_printf(out, "RFC822.SIZE %llu",
+		                (unsigned long long)m->size);
+		break;
 	case FETCH_INTERNALDATE:
-		return fetch_date(out, m->internaldate);
-	case FETCH_BODY:
-		return fetch_body(out, it, msg);
+		rc = fetch_date(out, m->internaldate);
+		break;
+	case FETCH_ENVELOPE:
+		rc = buf_append_str(out, "ENVELOPE ") < 0
+		         ? -1
+		         : mime_envelope_write(out, fm->root);
+		break;
+	case FETCH_BODYSTRUCTURE:
+	case FETCH_BODY_SHAPE: {
+		bool ext = it->kind == FETCH_BODYSTRUCTURE;
+
+		rc = buf_append_str(out, ext ? "BODYSTRUCTURE " : "BODY ") < 0
+		         ? -1
+		         : mime_bodystructure_write(out, fm->root, ext);
+		break;
 	}
-	return -1;
+	case FETCH_SECTION:
+		rc = fetch_write_section(fm, it);
+		break;
+	case FETCH_BINARY:
+	case FETCH_BINARY_SIZE:
+		return fetch_write_binary(fm, it);
+	}
+	return rc < 0 ? FETCH_ERR : FETCH_OK;
+}
+
+/* BINARY of a part whose encoding is unknown fails the whole command
+ * (RFC 3516 4.3), so it is checked before anything is written. */
+static bool
+fetch_cte_ok(const struct fetch_req *req, const struct mime_part *root)
+{
+	for (size_t k = 0; k < req->count; k++) {
+		const struct fetch_item *it = &req->items[k];
+		const struct mime_part *part;
+		bool header;
+
+		if ((it->kind == FETCH_BINARY ||
+		     it->kind == FETCH_BINARY_SIZE) &&
+		    it->nnums > 0 &&
+		    mime_section_find(root, it->nums, it->nnums, MIME_SEC_NONE,
+		                      &part, &header) == 0 &&
+		    mime_part_cte(part) == MIME_CTE_UNKNOWN)
+			return false;
+	}
+	return true;
 }
 
 /* Sets \Seen when a body item without PEEK asks for it (6.4.5). */
@@ -287,37 +604,67 @@ fetch_mark_seen(struct imap_session *s, const struct fetch_req *req,
 	return 0;
 }
 
+static enum fetch_rc
+fetch_items(struct fetch_msg *fm, const struct fetch_req *req,
+            const struct store_msg *m, bool changed)
+{
+	enum fetch_rc rc = FETCH_OK;
+
+	for (size_t k = 0; k < req->count && rc == FETCH_OK; k++) {
+		if (k > 0 && buf_append(fm->out, " ", 1) < 0)
+			return FETCH_ERR;
+		rc = fetch_item_write(fm, &req->items[k], m);
+	}
+	if (rc == FETCH_OK && changed && !req->has_flags &&
+	    (buf_append_str(fm->out, " FLAGS ") < 0 ||
+	     imap_resp_flags(fm->out, m->flags) < 0))
+		rc = FETCH_ERR;
+	if (rc == FETCH_OK && buf_append_str(fm->out, ")\r\n") < 0)
+		rc = FETCH_ERR;
+	return rc;
+}
+
 /* Writes "* n FETCH (...)" for message index i. */
-static int
+static enum fetch_rc
 fetch_one(struct imap_session *s, const struct fetch_req *req, size_t i,
           struct buf *msg, struct err *err)
 {
 	struct store_msg *m = &s->box.msgs[i];
 	struct buf out = BUF_INIT;
+	struct fetch_msg fm = {s, &out, msg, NULL};
+	struct mime_part *root = NULL;
+	enum fetch_rc rc;
 	bool changed;
-	int rc = 0;
 
 	buf_reset(msg);
-	if (req->needs_body &&
-	    store_msg_read(s->user, s->box.name, m->uid, msg, err) < 0)
-		return -1;
-	if (fetch_mark_seen(s, req, m, &changed, err) < 0)
-		return -1;
-	rc |= buf_printf(&out, "* %zu FETCH (", i + 1);
-	for (size_t k = 0; k < req->count; k++) {
-		if (k > 0)
-			rc |= buf_append(&out, " ", 1);
-		rc |= fetch_item_write(&out, &req->items[k], m, msg);
+	if (req->needs_body) {
+		if (store_msg_read(s->user, s->box.name, m->uid, msg, err) < 0)
+			return FETCH_ERR;
+		root = mime_parse(msg->data != NULL ? msg->data : "", msg->len);
+		if (root == NULL) {
+			err_set(err, ERR_INTERNAL, "out of memory");
+			return FETCH_ERR;
+		}
+		if (!fetch_cte_ok(req, root)) {
+			mime_part_free(&root);
+			return FETCH_UNKNOWN_CTE;
+		}
 	}
-	if (changed && !req->has_flags) {
-		rc |= buf_append_str(&out, " FLAGS ");
-		rc |= imap_resp_flags(&out, m->flags);
+	fm.root = root;
+	if (fetch_mark_seen(s, req, m, &changed, err) < 0) {
+		mime_part_free(&root);
+		return FETCH_ERR;
 	}
-	rc |= buf_append_str(&out, ")\r\n");
-	if (rc == 0)
+	rc = buf_printf(&out, "* %zu FETCH (", i + 1) < 0
+	         ? FETCH_ERR
+	         : fetch_items(&fm, req, m, changed);
+	if (rc == FETCH_OK)
 		imap_resp_flush(s, &out);
+	else if (rc == FETCH_ERR)
+		err_set(err, ERR_INTERNAL, "out of memory");
 	buf_free(&out);
-	return rc == 0 ? 0 : err_set(err, ERR_INTERNAL, "out of memory");
+	mime_part_free(&root);
+	return rc;
 }
 
 void
@@ -327,7 +674,7 @@ imap_cmd_fetch(struct imap_session *s, const struct imap_cmd_ctx *cx)
 	struct imap_seqset set;
 	struct buf msg = BUF_INIT;
 	struct err err;
-	int rc = 0;
+	enum fetch_rc rc = FETCH_OK;
 
 	if (cx->args->next->next != NULL) {
 		imap_resp_tagged(s, cx->tag, IMAP_BAD, NULL,
@@ -335,18 +682,25 @@ imap_cmd_fetch(struct imap_session *s, const struct imap_cmd_ctx *cx)
 		return;
 	}
 	if (fetch_parse(&req, cx->args->next, cx->uid) < 0) {
+		fetch_req_free(&req);
 		imap_resp_tagged(s, cx->tag, IMAP_BAD, NULL,
 		                 "Invalid or unsupported fetch item");
 		return;
 	}
-	if (imap_mailbox_set(s, cx, cx->args, &set) < 0)
+	if (imap_mailbox_set(s, cx, cx->args, &set) < 0) {
+		fetch_req_free(&req);
 		return;
-	for (size_t i = 0; i < s->box.count && rc == 0; i++)
+	}
+	for (size_t i = 0; i < s->box.count && rc == FETCH_OK; i++)
 		if (imap_mailbox_in_set(s, cx, &set, i))
 			rc = fetch_one(s, &req, i, &msg, &err);
 	imap_seqset_free(&set);
 	buf_free(&msg);
-	if (rc < 0)
+	fetch_req_free(&req);
+	if (rc == FETCH_UNKNOWN_CTE)
+		imap_resp_tagged(s, cx->tag, IMAP_NO, "UNKNOWN-CTE",
+		                 "Cannot decode this part's transfer encoding");
+	else if (rc == FETCH_ERR)
 		imap_resp_err(s, cx->tag, &err);
 	else
 		imap_resp_tagged(s, cx->tag, IMAP_OK, NULL, "%s completed",

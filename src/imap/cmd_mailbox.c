@@ -1,6 +1,6 @@
 /*
- * cmd_mailbox: SELECT, EXAMINE, LIST, STATUS, CLOSE, UNSELECT
- * (RFC 9051 6.3.2, 6.3.3, 6.3.9, 6.3.11, 6.4.1, 6.4.2).
+ * cmd_mailbox: SELECT, EXAMINE, STATUS, CLOSE, UNSELECT
+ * (RFC 9051 6.3.2, 6.3.3, 6.3.11, 6.4.1, 6.4.2).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -12,27 +12,8 @@
 
 #define IMAP_SYSTEM_FLAGS "\\Answered \\Flagged \\Deleted \\Seen \\Draft"
 
-/*
- * The mailboxes every user has (store.h) with their RFC 6154 special-use
- * attributes.  The store has no call to list mailboxes yet, so LIST shows
- * exactly these.
- */
-static const struct {
-	const char *name;
-	const char *attrs;
-} imap_default_boxes[] = {
-    {"INBOX", "\\HasNoChildren"},
-    {"Drafts", "\\HasNoChildren \\Drafts"},
-    {"Sent", "\\HasNoChildren \\Sent"},
-    {"Trash", "\\HasNoChildren \\Trash"},
-    {"Junk", "\\HasNoChildren \\Junk"},
-    {"Archive", "\\HasNoChildren \\Archive"},
-};
-
-#define NBOXES (sizeof(imap_default_boxes) / sizeof(imap_default_boxes[0]))
-
 /* A mailbox name argument; INBOX is case-insensitive (RFC 9051 5.1). */
-static const char *
+const char *
 imap_box_name(const struct imap_arg *a)
 {
 	const char *name = imap_arg_astring(a);
@@ -99,82 +80,6 @@ imap_cmd_select(struct imap_session *s, const struct imap_cmd_ctx *cx)
 	imap_select_report(s, cx);
 }
 
-/*
- * Matches name against an IMAP LIST pattern: "*" matches anything, "%"
- * anything but the hierarchy delimiter "/" (RFC 9051 6.3.9).  Dynamic
- * programming over the name, so a hostile pattern costs O(pattern * name).
- */
-static bool
-imap_list_match(const char *pat, const char *name)
-{
-	size_t n = strlen(name);
-	bool row[64], next[64];
-
-	if (n + 1 > sizeof(row))
-		return false;
-	memset(row, 0, sizeof(row));
-	row[0] = true; /* empty pattern prefix matches empty name prefix */
-	for (; *pat != '\0'; pat++) {
-		memset(next, 0, sizeof(next));
-		for (size_t j = 0; j <= n; j++) {
-			if (*pat == '*' || *pat == '%') {
-				/* Zero chars, or one more after a match. */
-				next[j] = row[j] ||
-				          (j > 0 && next[j - 1] &&
-				           (*pat == '*' || name[j - 1] != '/'));
-			} else if (j > 0 && row[j - 1]) {
-				next[j] = *pat == name[j - 1];
-			}
-		}
-		memcpy(row, next, sizeof(row));
-	}
-	return row[n];
-}
-
-static bool
-imap_list_match_box(const char *pat, const char *name)
-{
-	/* INBOX matches in any case (RFC 9051 5.1). */
-	if (strcmp(name, "INBOX") == 0 && strcasecmp(pat, "INBOX") == 0)
-		return true;
-	return imap_list_match(pat, name);
-}
-
-void
-imap_cmd_list(struct imap_session *s, const struct imap_cmd_ctx *cx)
-{
-	const char *ref = imap_arg_astring(cx->args);
-	const char *pat = imap_arg_astring(cx->args->next);
-	struct buf out = BUF_INIT, full = BUF_INIT;
-
-	if (ref == NULL || pat == NULL || cx->args->next->next != NULL) {
-		imap_resp_tagged(s, cx->tag, IMAP_BAD, NULL,
-		                 "Extended LIST is not supported");
-		return;
-	}
-	if (*pat == '\0') {
-		/* RFC 9051 6.3.9: the delimiter and root of the reference. */
-		imap_resp_untagged(s, "LIST (\\Noselect) \"/\" \"\"");
-		imap_resp_tagged(s, cx->tag, IMAP_OK, NULL, "LIST completed");
-		return;
-	}
-	buf_printf(&full, "%s%s", ref, pat);
-	for (size_t i = 0; i < NBOXES; i++) {
-		const char *name = imap_default_boxes[i].name;
-
-		if (!imap_list_match_box(buf_cstr(&full), name))
-			continue;
-		buf_printf(&out, "* LIST (%s) \"/\" ",
-		           imap_default_boxes[i].attrs);
-		imap_resp_string(&out, name, strlen(name));
-		buf_append(&out, "\r\n", 2);
-	}
-	imap_resp_flush(s, &out);
-	buf_free(&out);
-	buf_free(&full);
-	imap_resp_tagged(s, cx->tag, IMAP_OK, NULL, "LIST completed");
-}
-
 /* Appends one STATUS item; returns -1 for an unknown one. */
 static int
 imap_status_item(struct buf *out, const char *item,
@@ -196,14 +101,35 @@ imap_status_item(struct buf *out, const char *item,
 	return -1;
 }
 
+int
+imap_status_write(struct imap_session *s, const char *name,
+                  const struct imap_arg *items, struct buf *out,
+                  struct err *err)
+{
+	struct store_mailbox_status st;
+
+	if (store_mailbox_status(s->user, name, &st, err) < 0)
+		return -1;
+	buf_append_str(out, "* STATUS ");
+	imap_resp_string(out, name, strlen(name));
+	buf_append_str(out, " (");
+	for (const struct imap_arg *a = items; a != NULL; a = a->next) {
+		if (a->type != IMAP_ARG_ATOM ||
+		    (a != items && buf_append(out, " ", 1) < 0) ||
+		    imap_status_item(out, a->str, &st) < 0)
+			return -2;
+	}
+	return buf_append_str(out, ")\r\n") < 0 ? -2 : 0;
+}
+
 void
 imap_cmd_status(struct imap_session *s, const struct imap_cmd_ctx *cx)
 {
 	const char *name = imap_box_name(cx->args);
 	const struct imap_arg *items = cx->args->next;
-	struct store_mailbox_status st;
 	struct buf out = BUF_INIT;
 	struct err err;
+	int rc;
 
 	if (name == NULL || items->type != IMAP_ARG_LIST ||
 	    items->child == NULL) {
@@ -211,27 +137,17 @@ imap_cmd_status(struct imap_session *s, const struct imap_cmd_ctx *cx)
 		                 "STATUS needs a mailbox and a list of items");
 		return;
 	}
-	if (store_mailbox_status(s->user, name, &st, &err) < 0) {
-		imap_resp_err(s, cx->tag, &err);
-		return;
-	}
-	buf_append_str(&out, "* STATUS ");
-	imap_resp_string(&out, name, strlen(name));
-	buf_append_str(&out, " (");
-	for (const struct imap_arg *a = items->child; a != NULL; a = a->next) {
-		if (a->type != IMAP_ARG_ATOM ||
-		    (a != items->child && buf_append(&out, " ", 1) < 0) ||
-		    imap_status_item(&out, a->str, &st) < 0) {
-			buf_free(&out);
-			imap_resp_tagged(s, cx->tag, IMAP_BAD, NULL,
-			                 "Unknown STATUS item");
-			return;
-		}
-	}
-	buf_append_str(&out, ")\r\n");
-	imap_resp_flush(s, &out);
+	rc = imap_status_write(s, name, items->child, &out, &err);
+	if (rc == 0)
+		imap_resp_flush(s, &out);
 	buf_free(&out);
-	imap_resp_tagged(s, cx->tag, IMAP_OK, NULL, "STATUS completed");
+	if (rc == -1)
+		imap_resp_err(s, cx->tag, &err);
+	else if (rc == -2)
+		imap_resp_tagged(s, cx->tag, IMAP_BAD, NULL,
+		                 "Unknown STATUS item");
+	else
+		imap_resp_tagged(s, cx->tag, IMAP_OK, NULL, "STATUS completed");
 }
 
 void
@@ -242,7 +158,7 @@ imap_cmd_close(struct imap_session *s, const struct imap_cmd_ctx *cx)
 
 	/* RFC 9051 6.4.1: silently expunge, unless selected read-only. */
 	if (!s->box.readonly)
-		rc = imap_expunge_deleted(s, false, &err);
+		rc = imap_expunge_deleted(s, false, NULL, &err);
 	imap_session_set_state(s, IMAP_STATE_AUTH);
 	if (rc < 0)
 		imap_resp_err(s, cx->tag, &err);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "imap/resp.h"
+#include "imap/sync.h"
 
 int
 imap_mailbox_load(struct imap_session *s, const char *name,
@@ -27,6 +28,7 @@ imap_mailbox_load(struct imap_session *s, const char *name,
 	}
 	box->uidvalidity = st.uidvalidity;
 	box->uidnext = st.uidnext;
+	box->modseq = st.highestmodseq;
 	return 0;
 }
 
@@ -35,6 +37,7 @@ imap_mailbox_free(struct imap_mailbox *box)
 {
 	free(box->name);
 	free(box->msgs);
+	imap_sync_clear(box);
 	memset(box, 0, sizeof(*box));
 }
 
@@ -75,47 +78,33 @@ imap_mailbox_in_set(const struct imap_session *s, const struct imap_cmd_ctx *cx,
 	return imap_seqset_contains(set, n);
 }
 
-/* Looks uid up in the old map from index *pos on (both in UID order). */
-static struct store_msg *
-imap_mailbox_find(struct imap_mailbox *box, uint32_t uid, size_t *pos)
-{
-	while (*pos < box->count && box->msgs[*pos].uid < uid)
-		(*pos)++;
-	if (*pos < box->count && box->msgs[*pos].uid == uid)
-		return &box->msgs[*pos];
-	return NULL;
-}
-
 int
 imap_mailbox_sync(struct imap_session *s, struct err *err)
 {
-	struct imap_mailbox *box = &s->box;
-	struct store_msg *now, *grown, *m;
-	size_t count, pos = 0, added = 0;
-	uint32_t last = box->count > 0 ? box->msgs[box->count - 1].uid : 0;
-
-	if (store_mailbox_messages(s->user, box->name, &now, &count, err) < 0)
+	/* The feed recorded other sessions' changes; this catches the rest. */
+	if (imap_sync_check(s, err) < 0)
 		return -1;
-	grown = realloc(box->msgs, (box->count + count + 1) * sizeof(*grown));
-	if (grown == NULL) {
-		free(now);
-		return err_set(err, ERR_INTERNAL, "out of memory");
-	}
-	box->msgs = grown;
-	/*
-	 * Messages expunged by another session stay in our map until we can
-	 * announce it (that needs the change feed); new ones are appended.
-	 */
-	for (size_t i = 0; i < count; i++) {
-		if (now[i].uid > last)
-			box->msgs[box->count + added++] = now[i];
-		else if ((m = imap_mailbox_find(box, now[i].uid, &pos)) != NULL)
-			m->flags = now[i].flags;
-	}
-	free(now);
-	if (added > 0) {
-		box->count += added;
-		imap_resp_untagged(s, "%zu EXISTS", box->count);
-	}
+	imap_sync_report(s, !s->no_expunge);
 	return 0;
+}
+
+void
+imap_mailbox_remove(struct imap_session *s, const bool *gone, bool report)
+{
+	size_t kept = 0, n = s->box.count;
+	struct buf out = BUF_INIT;
+
+	/*
+	 * From the highest sequence number down, so each number is still
+	 * valid when the client reads it (RFC 9051 7.5.1).
+	 */
+	for (size_t i = n; report && i-- > 0;)
+		if (gone[i])
+			buf_printf(&out, "* %zu EXPUNGE\r\n", i + 1);
+	imap_resp_flush(s, &out);
+	buf_free(&out);
+	for (size_t i = 0; i < n; i++)
+		if (!gone[i])
+			s->box.msgs[kept++] = s->box.msgs[i];
+	s->box.count = kept;
 }

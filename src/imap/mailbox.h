@@ -35,10 +35,16 @@ bool imap_mailbox_in_set(const struct imap_session *s,
                          const struct imap_seqset *set, size_t i);
 
 /*
- * Finds messages added since the mailbox was loaded, appends them to the
- * map and writes "* n EXISTS" (RFC 9051 7.4.1).  Flags of known messages
- * are refreshed silently.  Returns 0 or -1 with *err filled.
+ * Brings the map up to date (imap_sync_check()) and reports what changed
+ * (EXISTS, FETCH FLAGS, and EXPUNGE unless the running command forbids it,
+ * RFC 9051 7.4.1).  Returns 0 or -1 with *err filled.
  */
 int imap_mailbox_sync(struct imap_session *s, struct err *err);
+
+/*
+ * Drops the messages with gone[i] set from the map; with report, writes
+ * "* n EXPUNGE" for each first.  For this session's own expunges.
+ */
+void imap_mailbox_remove(struct imap_session *s, const bool *gone, bool report);
 
 #endif

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <strings.h>
 
+#include "imap/sync.h"
+
 static const char *const status_names[] = {
     [IMAP_OK] = "OK", [IMAP_NO] = "NO", [IMAP_BAD] = "BAD"};
 
@@ -19,6 +21,12 @@ imap_resp_tagged(struct imap_session *s, const char *tag, enum imap_status st,
 
 	/* RFC 9051 7: OK and NO end a run of errors; BAD extends it. */
 	s->bads = st == IMAP_BAD ? s->bads + 1 : 0;
+	/*
+	 * Every completed command tells the client what other sessions
+	 * changed, just before its tagged reply (RFC 9051 7.4.1, 5.2).
+	 */
+	if (tag != NULL && st != IMAP_BAD)
+		imap_sync_report(s, !s->no_expunge);
 	buf_printf(&out, "%s %s ", tag != NULL ? tag : "*", status_names[st]);
 	if (code != NULL)
 		buf_printf(&out, "[%s] ", code);

@@ -19,6 +19,8 @@
 
 enum imap_cmd_flag {
 	IMAP_CMD_F_UID = 1 << 0, /* may follow "UID" (RFC 9051 6.4.9) */
+	/* No EXPUNGE while answering it without UID (RFC 9051 7.4.1). */
+	IMAP_CMD_F_NO_EXPUNGE = 1 << 1,
 };
 
 struct imap_cmd_def {
@@ -42,13 +44,30 @@ static const struct imap_cmd_def imap_cmds[] = {
     {"AUTHENTICATE", imap_cmd_authenticate, ST(NOT_AUTH), 0, 1, 2},
     {"SELECT", imap_cmd_select, ST_AUTHED, 0, 1, 2},
     {"EXAMINE", imap_cmd_select, ST_AUTHED, 0, 1, 2},
-    {"LIST", imap_cmd_list, ST_AUTHED, 0, 2, 4},
+    {"LIST", imap_cmd_list, ST_AUTHED, 0, 2, 5},
+    {"LSUB", imap_cmd_lsub, ST_AUTHED, 0, 2, 2},
+    {"NAMESPACE", imap_cmd_namespace, ST_AUTHED, 0, 0, 0},
     {"STATUS", imap_cmd_status, ST_AUTHED, 0, 2, 2},
+    {"CREATE", imap_cmd_create, ST_AUTHED, 0, 1, 2},
+    {"DELETE", imap_cmd_delete, ST_AUTHED, 0, 1, 1},
+    {"RENAME", imap_cmd_rename, ST_AUTHED, 0, 2, 2},
+    {"SUBSCRIBE", imap_cmd_subscribe, ST_AUTHED, 0, 1, 1},
+    {"UNSUBSCRIBE", imap_cmd_subscribe, ST_AUTHED, 0, 1, 1},
+    {"APPEND", imap_cmd_append, ST_AUTHED, 0, 2, 4},
+    {"IDLE", imap_cmd_idle, ST_AUTHED, 0, 0, 0},
+    {"GETQUOTA", imap_cmd_getquota, ST_AUTHED, 0, 1, 1},
+    {"GETQUOTAROOT", imap_cmd_getquotaroot, ST_AUTHED, 0, 1, 1},
+    {"SETQUOTA", imap_cmd_setquota, ST_AUTHED, 0, 2, 2},
+    {"CHECK", imap_cmd_noop, ST(SELECTED), 0, 0, 0},
     {"CLOSE", imap_cmd_close, ST(SELECTED), 0, 0, 0},
     {"UNSELECT", imap_cmd_unselect, ST(SELECTED), 0, 0, 0},
-    {"FETCH", imap_cmd_fetch, ST(SELECTED), IMAP_CMD_F_UID, 2, 3},
-    {"STORE", imap_cmd_store, ST(SELECTED), IMAP_CMD_F_UID, 3, IMAP_MAX_ARGS},
-    {"EXPUNGE", imap_cmd_expunge, ST(SELECTED), 0, 0, 0},
+    {"FETCH", imap_cmd_fetch, ST(SELECTED),
+     IMAP_CMD_F_UID | IMAP_CMD_F_NO_EXPUNGE, 2, 3},
+    {"STORE", imap_cmd_store, ST(SELECTED),
+     IMAP_CMD_F_UID | IMAP_CMD_F_NO_EXPUNGE, 3, IMAP_MAX_ARGS},
+    {"COPY", imap_cmd_copy, ST(SELECTED), IMAP_CMD_F_UID, 2, 2},
+    {"MOVE", imap_cmd_copy, ST(SELECTED), IMAP_CMD_F_UID, 2, 2},
+    {"EXPUNGE", imap_cmd_expunge, ST(SELECTED), IMAP_CMD_F_UID, 0, 1},
 };
 
 #define NCMDS (sizeof(imap_cmds) / sizeof(imap_cmds[0]))
@@ -171,7 +190,20 @@ imap_session_dispatch(struct imap_session *s)
 		return;
 	}
 	cx.name = def->name;
+	/* RFC 9051 7.5.1: "UID FETCH" etc. are other commands and may. */
+	s->no_expunge = (def->flags & IMAP_CMD_F_NO_EXPUNGE) != 0 && !cx.uid;
 	def->fn(s, &cx);
+	s->no_expunge = false;
+}
+
+/* True while the parser is inside an APPEND command. */
+static bool
+imap_session_is_append(const struct imap_session *s)
+{
+	const char *name = imap_parser_name(s->parser);
+
+	return s->state != IMAP_STATE_NOT_AUTH && name != NULL &&
+	       strcasecmp(name, "APPEND") == 0;
 }
 
 /* Answers a command the parser rejected; the line is already consumed. */
@@ -185,7 +217,13 @@ imap_session_parse_error(struct imap_session *s, const char *line, size_t len)
 	switch (imap_parser_error(s->parser)) {
 	case IMAP_PARSE_ERR_LITERAL_TOO_BIG:
 		imap_parser_take_literal(s->parser, &size, &nonsync);
-		imap_resp_tagged(s, tag, IMAP_BAD, "TOOBIG", "Literal too big");
+		/* RFC 7889 / RFC 4469 4: a message over APPENDLIMIT is a NO. */
+		if (imap_session_is_append(s))
+			imap_resp_tagged(s, tag, IMAP_NO, "TOOBIG",
+			                 "Message larger than APPENDLIMIT");
+		else
+			imap_resp_tagged(s, tag, IMAP_BAD, "TOOBIG",
+			                 "Literal too big");
 		break;
 	case IMAP_PARSE_ERR_TOO_LONG:
 		imap_resp_tagged(s, tag, IMAP_BAD, "TOOBIG",
@@ -234,8 +272,15 @@ imap_session_parsed(struct imap_session *s, enum imap_parse_result r,
 		imap_parser_reset(s->parser);
 	} else if (imap_parser_take_literal(s->parser, &size, &nonsync) &&
 	           !nonsync) {
-		/* RFC 9051 4.3: the client waits for this to send it. */
-		conn_printf(s->c, "+ Ready for literal data\r\n");
+		/*
+		 * RFC 9051 4.3: the client waits for this to send it, so an
+		 * APPEND that cannot fit is refused before its bytes come.
+		 */
+		if (imap_session_is_append(s) &&
+		    imap_append_precheck(s, imap_parser_tag(s->parser), size))
+			imap_parser_reset(s->parser);
+		else
+			conn_printf(s->c, "+ Ready for literal data\r\n");
 	}
 	if (s->bads >= IMAP_MAX_BADS && !s->stop_input) {
 		imap_resp_untagged(s, "BYE Too many errors");
@@ -272,6 +317,10 @@ imap_session_line(struct imap_session *s, char *line, size_t len)
 
 	if (s->auth_tag != NULL) {
 		imap_cmd_authenticate_continue(s, line, len);
+		return;
+	}
+	if (s->idle_tag != NULL) {
+		imap_cmd_idle_done(s, line, len);
 		return;
 	}
 	r = imap_parser_feed(s->parser, line, len, &used);
@@ -387,6 +436,7 @@ imap_session_free(void *session)
 	imap_parser_free(&s->parser);
 	free(s->username);
 	free(s->auth_tag);
+	free(s->idle_tag);
 	free(s);
 }
 

@@ -30,14 +30,32 @@ enum imap_state {
 	IMAP_STATE_LOGOUT,
 };
 
-/* The selected mailbox: its name and the sequence number -> UID map. */
+/* A growable list of UIDs (sync.c). */
+struct imap_uids {
+	uint32_t *v;
+	size_t n, cap;
+};
+
+/*
+ * The selected mailbox: its name and the sequence number -> UID map.
+ *
+ * Changes made by other sessions arrive through the store's change feed
+ * and wait in the pending lists until the session may report them
+ * (sync.c): the map changes only when the client is told, so sequence
+ * numbers stay what the client believes they are (RFC 9051 7.5.1).
+ */
 struct imap_mailbox {
 	char *name;
 	bool readonly; /* EXAMINE */
 	uint32_t uidvalidity;
 	uint32_t uidnext;
+	uint64_t modseq;        /* highest mod-sequence the session knows */
 	struct store_msg *msgs; /* msgs[seq - 1], UID order */
 	size_t count;
+	struct store_msg *new_msgs; /* added elsewhere, not yet announced */
+	size_t new_count, new_cap;
+	struct imap_uids gone;    /* expunged elsewhere, not yet announced */
+	struct imap_uids flagged; /* flags changed elsewhere, not reported */
 };
 
 struct imap_session {
@@ -53,6 +71,8 @@ struct imap_session {
 	bool stop_input;         /* STARTTLS or close under way */
 	bool rev2;               /* ENABLE IMAP4rev2 was accepted */
 	char *auth_tag;          /* AUTHENTICATE awaiting the response */
+	char *idle_tag;          /* IDLE awaiting DONE (RFC 2177) */
+	bool no_expunge;         /* the command may not see EXPUNGE (7.4.1) */
 };
 
 /* What a handler gets besides the session. */

@@ -79,6 +79,7 @@ conn_setup_bev(struct conn *c, struct bufferevent *bev)
 	bufferevent_setcb(bev, conn_readcb, conn_writecb, conn_eventcb, c);
 	bufferevent_setwatermark(
 	    bev, EV_READ, 0, c->srv->cfg->max_line_length + CONN_INPUT_SLACK);
+	bufferevent_setwatermark(bev, EV_WRITE, CONN_OUTPUT_LOW, 0);
 	conn_apply_timeouts(c);
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
 }
@@ -301,7 +302,8 @@ conn_readcb(struct bufferevent *bev, void *arg)
 	struct conn *c = arg;
 
 	(void)bev;
-	if (c->session == NULL || c->closing || c->tls_pending || c->jobs > 0)
+	if (c->session == NULL || c->closing || c->tls_pending || c->jobs > 0 ||
+	    c->wait_drain)
 		return;
 	c->in_callback = true;
 	c->srv->ops[c->svc]->input(c->session);
@@ -312,8 +314,23 @@ conn_readcb(struct bufferevent *bev, void *arg)
 static void
 conn_writecb(struct bufferevent *bev, void *arg)
 {
+	struct conn *c = arg;
+
 	(void)bev;
-	conn_after_hook(arg);
+	if (c->wait_drain && !c->closing &&
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) <=
+		    CONN_OUTPUT_LOW) {
+		c->wait_drain = false;
+		c->in_callback = true;
+		c->srv->ops[c->svc]->drained(c->session);
+		c->in_callback = false;
+		if (!conn_after_hook(c))
+			return;
+		if (!c->wait_drain)
+			conn_set_reading(c, true);
+		return;
+	}
+	conn_after_hook(c);
 }
 
 static void
@@ -514,6 +531,18 @@ conn_starttls(struct conn *c)
 }
 
 void
+conn_wait_drained(struct conn *c)
+{
+	if (c->closing || c->bev == NULL ||
+	    c->srv->ops[c->svc]->drained == NULL)
+		return;
+	c->wait_drain = true;
+	bufferevent_disable(c->bev, EV_READ);
+	/* Already low: the write callback runs on the next loop turn. */
+	bufferevent_trigger(c->bev, EV_WRITE, BEV_TRIG_DEFER_CALLBACKS);
+}
+
+void
 conn_close(struct conn *c, const char *reason)
 {
 	if (c->closing || c->bev == NULL)
@@ -538,8 +567,8 @@ conn_set_reading(struct conn *c, bool on)
 {
 	if (c->closing || c->tls_pending || c->bev == NULL)
 		return;
-	if (on && c->jobs > 0)
-		return; /* conn_job_done() resumes */
+	if (on && (c->jobs > 0 || c->wait_drain))
+		return; /* conn_job_done() or the write callback resumes */
 	if (!on) {
 		bufferevent_disable(c->bev, EV_READ);
 		return;

@@ -51,6 +51,12 @@ struct proto_ops {
 	/* The connection is gone; free the session. */
 	void (*close)(void *session);
 	/*
+	 * Optional: the output asked for with conn_wait_drained() has gone
+	 * down to CONN_OUTPUT_LOW bytes; write the next part of a large
+	 * response.
+	 */
+	void (*drained)(void *session);
+	/*
 	 * Line sent (plain services only) to a client refused because the
 	 * server or its address has too many connections, e.g. "421 4.7.0
 	 * Too many connections\r\n".  NULL: just close.
@@ -98,6 +104,18 @@ int conn_printf(struct conn *c, const char *fmt, ...)
 
 /* Bytes queued but not yet sent (for back-pressure on large responses). */
 size_t conn_output_len(const struct conn *c);
+
+/*
+ * Back-pressure for large responses (FETCH of big bodies, POP3 RETR): write
+ * until conn_output_len() passes CONN_OUTPUT_HIGH, call conn_wait_drained()
+ * and return; ops->drained() is called once the client has read the queue
+ * down to CONN_OUTPUT_LOW, and the response goes on from there.  Input is
+ * not read while waiting, so commands stay in order.  Memory per
+ * connection stays bounded however slowly the client reads.
+ */
+#define CONN_OUTPUT_HIGH (256 * 1024)
+#define CONN_OUTPUT_LOW (64 * 1024)
+void conn_wait_drained(struct conn *c);
 
 /*
  * Asks for TLS: once the output queued so far (the "go ahead" reply) is

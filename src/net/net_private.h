@@ -39,6 +39,7 @@ struct conn {
 	bool closing;     /* conn_close() called, flushing output */
 	bool in_callback; /* a protocol hook is on the stack */
 	bool dead;	  /* socket gone, waiting for jobs to finish */
+	bool wait_drain;  /* conn_wait_drained() asked for ops->drained() */
 	unsigned jobs;	  /* conn_run_blocking() jobs not yet done */
 	const char *close_reason;
 	char remote[INET6_ADDRSTRLEN];

@@ -23,7 +23,7 @@ static const char *const emb_sql[EMB_STMT_COUNT] = {
     [EMB_COMMIT] = "COMMIT",
     [EMB_ROLLBACK] = "ROLLBACK",
     [EMB_MBOX_ID] = "SELECT id FROM mailboxes WHERE name = ?1",
-    [EMB_MBOX_COUNTERS] = "SELECT id, uidnext, highestmodseq "
+    [EMB_MBOX_COUNTERS] = "SELECT id, uidnext, highestmodseq, uidvalidity "
                           "FROM mailboxes WHERE name = ?1",
     [EMB_MBOX_SET_COUNTERS] = "UPDATE mailboxes SET uidnext = ?2, "
                               "highestmodseq = ?3 WHERE id = ?1",
@@ -35,7 +35,7 @@ static const char *const emb_sql[EMB_STMT_COUNT] = {
         "(SELECT coalesce(sum(size), 0) FROM messages "
         " WHERE mailbox_id = m.id) "
         "FROM mailboxes m WHERE m.name = ?1",
-    [EMB_MBOX_LIST] = "SELECT name, special_use, subscribed "
+    [EMB_MBOX_LIST] = "SELECT name, special_use, subscribed, objectid "
                       "FROM mailboxes ORDER BY name",
     [EMB_MSG_INSERT] = "INSERT INTO messages(mailbox_id, uid, blob, "
                        "size, flags, internaldate, modseq) "
@@ -53,6 +53,27 @@ static const char *const emb_sql[EMB_STMT_COUNT] = {
     [EMB_EXPUNGED_INSERT] = "INSERT OR REPLACE INTO expunged(mailbox_id, "
                             "uid, modseq) VALUES (?1, ?2, ?3)",
     [EMB_BLOB_IS_USED] = "SELECT 1 FROM messages WHERE blob = ?1 LIMIT 1",
+    [EMB_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+    [EMB_META_SET] = "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)",
+    [EMB_MBOX_INSERT] = "INSERT INTO mailboxes(name, uidvalidity, uidnext, "
+                        "highestmodseq, special_use, objectid) VALUES (?1, "
+                        "?2, ?3, ?4, ?5, lower(hex(randomblob(16))))",
+    [EMB_MBOX_HAS_CHILD] = "SELECT 1 FROM mailboxes WHERE substr(name, 1, "
+                           "length(?1) + 1) = ?1 || '/' LIMIT 1",
+    [EMB_MBOX_DELETE] = "DELETE FROM mailboxes WHERE id = ?1",
+    [EMB_MSG_DELETE_ALL] = "DELETE FROM messages WHERE mailbox_id = ?1 "
+                           "RETURNING uid, blob",
+    [EMB_EXPUNGED_DELETE_ALL] = "DELETE FROM expunged WHERE mailbox_id = ?1",
+    [EMB_MBOX_SUBTREE] = "SELECT name FROM mailboxes WHERE name = ?1 OR "
+                         "substr(name, 1, length(?1) + 1) = ?1 || '/' "
+                         "ORDER BY name",
+    [EMB_MBOX_SET_NAME] = "UPDATE mailboxes SET name = ?2 WHERE name = ?1",
+    [EMB_MBOX_SUBSCRIBE] = "UPDATE mailboxes SET subscribed = ?2 "
+                           "WHERE name = ?1",
+    [EMB_MSG_GET] = "SELECT blob, size, flags, internaldate FROM messages "
+                    "WHERE mailbox_id = ?1 AND uid = ?2",
+    [EMB_MSG_MOVE_ALL] = "UPDATE messages SET mailbox_id = ?2 "
+                         "WHERE mailbox_id = ?1 RETURNING uid",
 };
 
 /*
@@ -83,6 +104,30 @@ static const char emb_schema[] =
     " uid INTEGER NOT NULL,"
     " modseq INTEGER NOT NULL,"
     " PRIMARY KEY (mailbox_id, uid)) WITHOUT ROWID;";
+
+/*
+ * Version 2: stable mailbox ids (RFC 8474 MAILBOXID), and a meta table with
+ * the quota usage (kept by triggers, so no code path can forget it), the
+ * last UIDVALIDITY handed out and the time of the last orphan-blob scan.
+ */
+static const char emb_schema_v2[] =
+    "ALTER TABLE mailboxes ADD COLUMN objectid TEXT;"
+    "UPDATE mailboxes SET objectid = lower(hex(randomblob(16)));"
+    "CREATE UNIQUE INDEX mailboxes_objectid ON mailboxes(objectid);"
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)"
+    " WITHOUT ROWID;"
+    "INSERT INTO meta VALUES"
+    " ('last_uidvalidity', (SELECT coalesce(max(uidvalidity), 0)"
+    "  FROM mailboxes)),"
+    " ('bytes', (SELECT coalesce(sum(size), 0) FROM messages)),"
+    " ('messages', (SELECT count(*) FROM messages)),"
+    " ('blob_gc', 0);"
+    "CREATE TRIGGER messages_usage_add AFTER INSERT ON messages BEGIN"
+    " UPDATE meta SET value = value + NEW.size WHERE key = 'bytes';"
+    " UPDATE meta SET value = value + 1 WHERE key = 'messages'; END;"
+    "CREATE TRIGGER messages_usage_del AFTER DELETE ON messages BEGIN"
+    " UPDATE meta SET value = value - OLD.size WHERE key = 'bytes';"
+    " UPDATE meta SET value = value - 1 WHERE key = 'messages'; END;";
 
 /*
  * The default mailboxes (RFC 6154 special-use).  UIDVALIDITY comes from the
@@ -216,9 +261,9 @@ emb_insert_defaults(struct embedded_user *u, struct err *err)
 }
 
 /*
- * Creates the schema and the default mailboxes in one transaction.  Two
- * sessions may open a new user at once: the version is read again under
- * the write lock, so only the first creates anything.
+ * Creates or upgrades the schema (and the default mailboxes) in one
+ * transaction.  Two sessions may open a user at once: the version is read
+ * again under the write lock, so only the first changes anything.
  */
 static int
 emb_schema_create(struct embedded_user *u, struct err *err)
@@ -230,12 +275,16 @@ emb_schema_create(struct embedded_user *u, struct err *err)
 		return -1;
 	if (emb_user_version(u, &version, err) < 0)
 		goto fail;
-	if (version == 0) {
+	if (version == 0 && (emb_exec(u, emb_schema, err) < 0 ||
+	                     emb_insert_defaults(u, err) < 0))
+		goto fail;
+	/* Each step upgrades an older index in place. */
+	if (version < 2 && emb_exec(u, emb_schema_v2, err) < 0)
+		goto fail;
+	if (version < EMB_SCHEMA_VERSION) {
 		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",
 		         EMB_SCHEMA_VERSION);
-		if (emb_exec(u, emb_schema, err) < 0 ||
-		    emb_insert_defaults(u, err) < 0 ||
-		    emb_exec(u, sql, err) < 0)
+		if (emb_exec(u, sql, err) < 0)
 			goto fail;
 	}
 	if (embedded_run(u, EMB_COMMIT, err) < 0)
@@ -284,7 +333,7 @@ embedded_db_open(struct embedded_user *u, struct err *err)
 	             err) < 0 ||
 	    emb_user_version(u, &version, err) < 0)
 		return -1;
-	if (version == 0)
+	if (version < EMB_SCHEMA_VERSION)
 		return emb_schema_create(u, err);
 	if (version > EMB_SCHEMA_VERSION)
 		return err_set(err, ERR_INTERNAL,
@@ -292,4 +341,38 @@ embedded_db_open(struct embedded_user *u, struct err *err)
 		               "program (%d)",
 		               version, EMB_SCHEMA_VERSION);
 	return 0;
+}
+
+int
+embedded_meta_get(struct embedded_user *u, const char *key, int64_t *value_r,
+                  struct err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (embedded_stmt(u, EMB_META_GET, &st, err) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	*value_r = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return embedded_db_error(u, rc, "meta", err);
+	return 0;
+}
+
+int
+embedded_meta_set(struct embedded_user *u, const char *key, int64_t value,
+                  struct err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (embedded_stmt(u, EMB_META_SET, &st, err) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, value);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : embedded_db_error(u, rc, "meta", err);
 }

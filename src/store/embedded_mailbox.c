@@ -143,9 +143,11 @@ emb_list_push(sqlite3_stmt *st, struct store_mailbox_info **list, size_t *count,
 	m->name = emb_column_strdup(st, 0);
 	m->special_use = emb_column_strdup(st, 1);
 	m->subscribed = sqlite3_column_int(st, 2) != 0;
+	m->id = emb_column_strdup(st, 3);
 	(*count)++;
-	if (m->name == NULL || (m->special_use == NULL &&
-	                        sqlite3_column_type(st, 1) != SQLITE_NULL))
+	if (m->name == NULL || m->id == NULL ||
+	    (m->special_use == NULL &&
+	     sqlite3_column_type(st, 1) != SQLITE_NULL))
 		return -1;
 	return 0;
 }

@@ -18,16 +18,10 @@
 /* UIDs are 32-bit and non-zero (RFC 9051 2.3.1.1). */
 #define EMB_UID_MAX UINT32_MAX
 
-struct emb_counters {
-	int64_t id;
-	int64_t uidnext;
-	int64_t modseq;
-};
-
 /* Reads the mailbox's id, UIDNEXT and HIGHESTMODSEQ (inside a transaction). */
-static int
-emb_counters_get(struct embedded_user *u, const char *mailbox,
-                 struct emb_counters *c, struct err *err)
+int
+embedded_counters_get(struct embedded_user *u, const char *mailbox,
+                      struct emb_counters *c, struct err *err)
 {
 	sqlite3_stmt *st;
 	int rc;
@@ -40,6 +34,7 @@ emb_counters_get(struct embedded_user *u, const char *mailbox,
 		c->id = sqlite3_column_int64(st, 0);
 		c->uidnext = sqlite3_column_int64(st, 1);
 		c->modseq = sqlite3_column_int64(st, 2);
+		c->uidvalidity = sqlite3_column_int64(st, 3);
 	}
 	sqlite3_reset(st);
 	if (rc == SQLITE_DONE)
@@ -50,9 +45,9 @@ emb_counters_get(struct embedded_user *u, const char *mailbox,
 	return 0;
 }
 
-static int
-emb_counters_set(struct embedded_user *u, const struct emb_counters *c,
-                 struct err *err)
+int
+embedded_counters_set(struct embedded_user *u, const struct emb_counters *c,
+                      struct err *err)
 {
 	sqlite3_stmt *st;
 	int rc;
@@ -67,9 +62,10 @@ emb_counters_set(struct embedded_user *u, const struct emb_counters *c,
 	return rc == SQLITE_DONE ? 0 : embedded_db_error(u, rc, "update", err);
 }
 
-static int
-emb_msg_insert(struct embedded_user *u, const struct emb_counters *c,
-               const char *blob, size_t len, uint32_t flags, struct err *err)
+int
+embedded_msg_insert(struct embedded_user *u, const struct emb_counters *c,
+                    const char *blob, uint64_t size, uint32_t flags,
+                    int64_t internaldate, struct err *err)
 {
 	sqlite3_stmt *st;
 	int rc;
@@ -79,61 +75,133 @@ emb_msg_insert(struct embedded_user *u, const struct emb_counters *c,
 	sqlite3_bind_int64(st, 1, c->id);
 	sqlite3_bind_int64(st, 2, c->uidnext);
 	sqlite3_bind_text(st, 3, blob, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, (sqlite3_int64)len);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)size);
 	sqlite3_bind_int64(st, 5, flags & STORE_FLAG_ALL);
-	sqlite3_bind_int64(st, 6, (sqlite3_int64)time(NULL));
+	sqlite3_bind_int64(st, 6, internaldate);
 	sqlite3_bind_int64(st, 7, c->modseq + 1);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : embedded_db_error(u, rc, "insert", err);
 }
 
-/* The index half of a delivery: one transaction, all or nothing. */
-static int
-emb_deliver_index(struct embedded_user *u, const char *mailbox,
-                  const char *blob, size_t len, uint32_t flags, uint32_t *uid_r,
-                  struct err *err)
+int
+embedded_quota_check(struct embedded_user *u, uint64_t bytes, uint64_t messages,
+                     struct err *err)
 {
-	struct emb_counters c, next;
+	int64_t used_bytes, used_msgs;
+
+	if (u->base.quota_bytes == 0 && u->base.quota_messages == 0)
+		return 0;
+	if (embedded_meta_get(u, "bytes", &used_bytes, err) < 0 ||
+	    embedded_meta_get(u, "messages", &used_msgs, err) < 0)
+		return -1;
+	if (u->base.quota_bytes != 0 &&
+	    (uint64_t)used_bytes + bytes > u->base.quota_bytes)
+		return err_set(err, ERR_QUOTA,
+		               "quota exceeded: %lld + %llu bytes > %llu",
+		               (long long)used_bytes, (unsigned long long)bytes,
+		               (unsigned long long)u->base.quota_bytes);
+	if (u->base.quota_messages != 0 &&
+	    (uint64_t)used_msgs + messages > u->base.quota_messages)
+		return err_set(err, ERR_QUOTA,
+		               "quota exceeded: %lld + %llu messages > %llu",
+		               (long long)used_msgs,
+		               (unsigned long long)messages,
+		               (unsigned long long)u->base.quota_messages);
+	return 0;
+}
+
+/* The index half of an append: one transaction, all or nothing. */
+static int
+emb_append_index(struct embedded_user *u, const char *mailbox, const char *blob,
+                 const struct store_append *msg, struct emb_counters *c,
+                 struct err *err)
+{
+	struct emb_counters next;
 
 	if (embedded_run(u, EMB_BEGIN_IMMEDIATE, err) < 0)
 		return -1;
-	if (emb_counters_get(u, mailbox, &c, err) < 0)
+	if (embedded_counters_get(u, mailbox, c, err) < 0 ||
+	    embedded_quota_check(u, msg->len, 1, err) < 0)
 		goto fail;
-	if (c.uidnext >= EMB_UID_MAX) {
+	if (c->uidnext >= EMB_UID_MAX) {
 		err_set(err, ERR_LIMIT, "mailbox \"%.200s\" has used all UIDs",
 		        mailbox);
 		goto fail;
 	}
-	next = c;
-	next.uidnext = c.uidnext + 1;
-	next.modseq = c.modseq + 1;
-	if (emb_msg_insert(u, &c, blob, len, flags, err) < 0 ||
-	    emb_counters_set(u, &next, err) < 0 ||
+	next = *c;
+	next.uidnext = c->uidnext + 1;
+	next.modseq = c->modseq + 1;
+	if (embedded_msg_insert(u, c, blob, msg->len, msg->flags,
+	                        msg->internaldate, err) < 0 ||
+	    embedded_counters_set(u, &next, err) < 0 ||
 	    embedded_run(u, EMB_COMMIT, err) < 0)
 		goto fail;
-	*uid_r = (uint32_t)c.uidnext;
 	return 0;
 fail:
 	embedded_rollback(u);
 	return -1;
 }
 
+/* Checks the quota before the blob is written: a refusal costs no fsync. */
+static int
+emb_quota_precheck(struct embedded_user *u, size_t len, struct err *err)
+{
+	int rc;
+
+	if (u->base.quota_bytes == 0 && u->base.quota_messages == 0)
+		return 0;
+	if (embedded_run(u, EMB_BEGIN, err) < 0)
+		return -1;
+	rc = embedded_quota_check(u, len, 1, err);
+	embedded_rollback(u);
+	return rc;
+}
+
 int
-embedded_deliver(struct store_user *pub, const char *mailbox, const void *data,
-                 size_t len, uint32_t flags, uint32_t *uid_r, struct err *err)
+embedded_append(struct store_user *pub, const char *mailbox,
+                const struct store_append *msg, uint32_t *uidvalidity_r,
+                uint32_t *uid_r, struct err *err)
 {
 	struct embedded_user *u = embedded_user_of(pub);
+	struct store_append m = *msg;
 	char blob[STORE_BLOB_ID_SIZE];
+	struct emb_counters c;
+	struct store_change ch = {.kind = STORE_CHANGE_NEW};
 
-	if (store_blob_write(u->blob_dir, data, len, blob, err) < 0)
+	if (m.internaldate == 0)
+		m.internaldate = (int64_t)time(NULL);
+	m.flags &= STORE_FLAG_ALL;
+	if (emb_quota_precheck(u, m.len, err) < 0 ||
+	    store_blob_write(u->blob_dir, m.data, m.len, blob, err) < 0)
 		return -1;
-	if (emb_deliver_index(u, mailbox, blob, len, flags, uid_r, err) < 0) {
+	if (emb_append_index(u, mailbox, blob, &m, &c, err) < 0) {
 		/* Not committed: the blob must not outlive the failure. */
 		store_blob_unlink(u->blob_dir, blob);
 		return -1;
 	}
+	if (uidvalidity_r != NULL)
+		*uidvalidity_r = (uint32_t)c.uidvalidity;
+	if (uid_r != NULL)
+		*uid_r = (uint32_t)c.uidnext;
+	ch.mailbox = mailbox;
+	ch.uid = (uint32_t)c.uidnext;
+	ch.flags = m.flags;
+	ch.modseq = (uint64_t)c.modseq + 1;
+	ch.size = m.len;
+	ch.internaldate = m.internaldate;
+	store_feed_publish(pub, &ch);
 	return 0;
+}
+
+int
+embedded_deliver(struct store_user *pub, const char *mailbox, const void *data,
+                 size_t len, uint32_t flags, uint32_t *uid_r, struct err *err)
+{
+	struct store_append msg = {
+	    .data = data, .len = len, .flags = flags, .internaldate = 0};
+
+	return embedded_append(pub, mailbox, &msg, NULL, uid_r, err);
 }
 
 int
@@ -236,7 +304,7 @@ embedded_msg_set_flags(struct store_user *pub, const char *mailbox,
 
 	if (embedded_run(u, EMB_BEGIN_IMMEDIATE, err) < 0)
 		return -1;
-	if (emb_counters_get(u, mailbox, &c, err) < 0 ||
+	if (embedded_counters_get(u, mailbox, &c, err) < 0 ||
 	    emb_flags_get(u, c.id, uid, &old, err) < 0)
 		goto fail;
 	new = emb_flags_apply(old, mode, flags);
@@ -247,11 +315,20 @@ embedded_msg_set_flags(struct store_user *pub, const char *mailbox,
 	if (new != old) {
 		c.modseq++;
 		if (emb_flags_set(u, c.id, uid, new, c.modseq, err) < 0 ||
-		    emb_counters_set(u, &c, err) < 0)
+		    embedded_counters_set(u, &c, err) < 0)
 			goto fail;
 	}
 	if (embedded_run(u, EMB_COMMIT, err) < 0)
 		goto fail;
+	if (new != old) {
+		struct store_change ch = {.kind = STORE_CHANGE_FLAGS,
+		                          .mailbox = mailbox,
+		                          .uid = uid,
+		                          .flags = new,
+		                          .modseq = (uint64_t)c.modseq};
+
+		store_feed_publish(pub, &ch);
+	}
 	return 0;
 fail:
 	embedded_rollback(u);
@@ -297,9 +374,8 @@ emb_msg_delete(struct embedded_user *u, int64_t mbox, uint32_t uid,
 	return rc == SQLITE_DONE ? 0 : embedded_db_error(u, rc, "expunge", err);
 }
 
-/* True if some message row (in any mailbox) still names blob. */
-static bool
-emb_blob_is_used(struct embedded_user *u, const char *blob)
+bool
+embedded_blob_is_used(struct embedded_user *u, const char *blob)
 {
 	sqlite3_stmt *st;
 	int rc;
@@ -312,37 +388,68 @@ emb_blob_is_used(struct embedded_user *u, const char *blob)
 	return rc != SQLITE_DONE;
 }
 
-/* The index half of an expunge; fills blobs and *n_r with what went. */
-static int
-emb_expunge_index(struct embedded_user *u, const char *mailbox,
-                  const uint32_t *uids, size_t count,
-                  char (*blobs)[STORE_BLOB_ID_SIZE], size_t *n_r,
-                  struct err *err)
+int
+embedded_gone_init(struct emb_gone *g, size_t count, struct err *err)
 {
-	struct emb_counters c;
-	size_t n = 0;
-
-	if (embedded_run(u, EMB_BEGIN_IMMEDIATE, err) < 0)
-		return -1;
-	if (emb_counters_get(u, mailbox, &c, err) < 0)
-		goto fail;
-	/* One new mod-sequence for the whole expunge (RFC 7162 3.2.10). */
-	c.modseq++;
-	for (size_t i = 0; i < count; i++) {
-		if (emb_msg_delete(u, c.id, uids[i], c.modseq, blobs[n], err) <
-		    0)
-			goto fail;
-		if (blobs[n][0] != '\0')
-			n++;
+	g->n = 0;
+	g->modseq = 0;
+	g->blobs = calloc(count + 1, sizeof(*g->blobs));
+	g->uids = calloc(count + 1, sizeof(*g->uids));
+	if (g->blobs == NULL || g->uids == NULL) {
+		free(g->blobs);
+		free(g->uids);
+		g->blobs = NULL;
+		g->uids = NULL;
+		return err_set(err, ERR_TEMP, "store: out of memory");
 	}
-	if ((n > 0 && emb_counters_set(u, &c, err) < 0) ||
-	    embedded_run(u, EMB_COMMIT, err) < 0)
-		goto fail;
-	*n_r = n;
 	return 0;
-fail:
-	embedded_rollback(u);
-	return -1;
+}
+
+int
+embedded_expunge_rows(struct embedded_user *u, struct emb_counters *c,
+                      const uint32_t *uids, size_t count, struct emb_gone *g,
+                      struct err *err)
+{
+	/* One new mod-sequence for the whole expunge (RFC 7162 3.2.10). */
+	c->modseq++;
+	for (size_t i = 0; i < count; i++) {
+		if (emb_msg_delete(u, c->id, uids[i], c->modseq, g->blobs[g->n],
+		                   err) < 0)
+			return -1;
+		if (g->blobs[g->n][0] != '\0')
+			g->uids[g->n++] = uids[i];
+	}
+	g->modseq = (uint64_t)c->modseq;
+	if (g->n == 0) {
+		c->modseq--; /* nothing changed */
+		return 0;
+	}
+	return embedded_counters_set(u, c, err);
+}
+
+void
+embedded_gone_finish(struct embedded_user *u, const char *mailbox,
+                     struct emb_gone *g, bool committed)
+{
+	struct store_change ch = {.kind = STORE_CHANGE_EXPUNGE,
+	                          .mailbox = mailbox};
+
+	/*
+	 * Only after the commit: a crash before it must leave every message
+	 * readable.  A COPY may share a blob, hence the check.
+	 */
+	for (size_t i = 0; committed && i < g->n; i++) {
+		if (!embedded_blob_is_used(u, g->blobs[i]))
+			store_blob_unlink(u->blob_dir, g->blobs[i]);
+		ch.uid = g->uids[i];
+		ch.modseq = g->modseq;
+		store_feed_publish(&u->base, &ch);
+	}
+	free(g->blobs);
+	free(g->uids);
+	g->blobs = NULL;
+	g->uids = NULL;
+	g->n = 0;
 }
 
 int
@@ -350,23 +457,22 @@ embedded_expunge(struct store_user *pub, const char *mailbox,
                  const uint32_t *uids, size_t count, struct err *err)
 {
 	struct embedded_user *u = embedded_user_of(pub);
-	char(*blobs)[STORE_BLOB_ID_SIZE];
-	size_t n = 0;
+	struct emb_counters c;
+	struct emb_gone g;
+	bool ok = false;
 
-	blobs = calloc(count, sizeof(*blobs));
-	if (blobs == NULL)
-		return err_set(err, ERR_TEMP, "store: out of memory");
-	if (emb_expunge_index(u, mailbox, uids, count, blobs, &n, err) < 0) {
-		free(blobs);
+	if (embedded_gone_init(&g, count, err) < 0)
 		return -1;
+	if (embedded_run(u, EMB_BEGIN_IMMEDIATE, err) < 0)
+		goto out;
+	if (embedded_counters_get(u, mailbox, &c, err) < 0 ||
+	    embedded_expunge_rows(u, &c, uids, count, &g, err) < 0 ||
+	    embedded_run(u, EMB_COMMIT, err) < 0) {
+		embedded_rollback(u);
+		goto out;
 	}
-	/*
-	 * Only after the commit: a crash before it must leave every message
-	 * readable.  A later COPY may share a blob, hence the check.
-	 */
-	for (size_t i = 0; i < n; i++)
-		if (!emb_blob_is_used(u, blobs[i]))
-			store_blob_unlink(u->blob_dir, blobs[i]);
-	free(blobs);
-	return 0;
+	ok = true;
+out:
+	embedded_gone_finish(u, mailbox, &g, ok);
+	return ok ? 0 : -1;
 }

@@ -33,6 +33,18 @@ enum emb_stmt {
 	EMB_MSG_DELETE,
 	EMB_EXPUNGED_INSERT,
 	EMB_BLOB_IS_USED,
+	EMB_META_GET,
+	EMB_META_SET,
+	EMB_MBOX_INSERT,
+	EMB_MBOX_HAS_CHILD,
+	EMB_MBOX_DELETE,
+	EMB_MSG_DELETE_ALL,
+	EMB_EXPUNGED_DELETE_ALL,
+	EMB_MBOX_SUBTREE,
+	EMB_MBOX_SET_NAME,
+	EMB_MBOX_SUBSCRIBE,
+	EMB_MSG_GET,
+	EMB_MSG_MOVE_ALL,
 	EMB_STMT_COUNT
 };
 
@@ -51,7 +63,27 @@ struct embedded_user {
 #define STORE_BLOB_TMP_MAX_AGE (15 * 60)
 
 /* Schema version kept in PRAGMA user_version. */
-#define EMB_SCHEMA_VERSION 1
+#define EMB_SCHEMA_VERSION 2
+
+/*
+ * Orphan blobs (no row names them) younger than this may belong to a
+ * delivery between its rename and its commit; older ones are garbage.
+ */
+#define STORE_BLOB_ORPHAN_MIN_AGE (15 * 60)
+
+/*
+ * Opening a user looks for orphan blobs at most this often (seconds): the
+ * scan reads the whole blob directory, too much for every login.
+ */
+#define STORE_BLOB_GC_INTERVAL (60 * 60)
+
+/* A mailbox's id and counters, read and written inside a transaction. */
+struct emb_counters {
+	int64_t id;
+	int64_t uidnext;
+	int64_t modseq;
+	int64_t uidvalidity;
+};
 
 static inline struct embedded_user *
 embedded_user_of(struct store_user *u)
@@ -93,7 +125,86 @@ int embedded_db_error(struct embedded_user *u, int rc, const char *what,
 int embedded_mailbox_id(struct embedded_user *u, const char *mailbox,
                         int64_t *id_r, struct err *err);
 
-/* Backend operations implemented in embedded_msg.c / embedded_mailbox.c. */
+/* Reads (ERR_NOTFOUND if missing) or writes a mailbox's counters. */
+int embedded_counters_get(struct embedded_user *u, const char *mailbox,
+                          struct emb_counters *c, struct err *err);
+int embedded_counters_set(struct embedded_user *u, const struct emb_counters *c,
+                          struct err *err);
+
+/* Inserts a message row at c->uidnext with modseq c->modseq + 1. */
+int embedded_msg_insert(struct embedded_user *u, const struct emb_counters *c,
+                        const char *blob, uint64_t size, uint32_t flags,
+                        int64_t internaldate, struct err *err);
+
+/* What an expunge removed: blob ids to unlink and UIDs to publish. */
+struct emb_gone {
+	char (*blobs)[STORE_BLOB_ID_SIZE];
+	uint32_t *uids;
+	size_t n;
+	uint64_t modseq;
+};
+
+/* Prepares g for up to count messages. */
+int embedded_gone_init(struct emb_gone *g, size_t count, struct err *err);
+
+/*
+ * Deletes uids from the mailbox of c (inside a transaction), records them
+ * in expunged with one new mod-sequence and adds what went to g.
+ */
+int embedded_expunge_rows(struct embedded_user *u, struct emb_counters *c,
+                          const uint32_t *uids, size_t count,
+                          struct emb_gone *g, struct err *err);
+
+/*
+ * After the commit (committed) unlinks the blobs no row names any more and
+ * publishes an EXPUNGE per UID; frees g either way.
+ */
+void embedded_gone_finish(struct embedded_user *u, const char *mailbox,
+                          struct emb_gone *g, bool committed);
+
+/* True if some message row (in any mailbox) still names blob. */
+bool embedded_blob_is_used(struct embedded_user *u, const char *blob);
+
+/* Reads or writes an integer of the meta table (inside a transaction). */
+int embedded_meta_get(struct embedded_user *u, const char *key,
+                      int64_t *value_r, struct err *err);
+int embedded_meta_set(struct embedded_user *u, const char *key, int64_t value,
+                      struct err *err);
+
+/*
+ * ERR_QUOTA if adding bytes and messages would pass u's limits (inside a
+ * transaction, so the usage read is the one the commit builds on).
+ */
+int embedded_quota_check(struct embedded_user *u, uint64_t bytes,
+                         uint64_t messages, struct err *err);
+
+/*
+ * Removes blob files that no row names and that were last modified before
+ * now - min_age.  Returns how many went (embedded_gc.c).
+ */
+int embedded_blob_gc(struct embedded_user *u, time_t now, time_t min_age);
+
+/* Runs embedded_blob_gc() if the last run is STORE_BLOB_GC_INTERVAL old. */
+void embedded_blob_gc_maybe(struct embedded_user *u, time_t now);
+
+/* Backend operations implemented in embedded_*.c. */
+int embedded_mailbox_create(struct store_user *u, const char *name,
+                            const char *special_use, struct err *err);
+int embedded_mailbox_delete(struct store_user *u, const char *name,
+                            struct err *err);
+int embedded_mailbox_rename(struct store_user *u, const char *from,
+                            const char *to, struct err *err);
+int embedded_mailbox_subscribe(struct store_user *u, const char *name, bool on,
+                               struct err *err);
+int embedded_append(struct store_user *u, const char *mailbox,
+                    const struct store_append *msg, uint32_t *uidvalidity_r,
+                    uint32_t *uid_r, struct err *err);
+int embedded_copy(struct store_user *u, const char *from, const uint32_t *uids,
+                  size_t count, const char *to, bool move,
+                  uint32_t *uidvalidity_r, uint32_t *new_uids_r,
+                  struct err *err);
+int embedded_quota_get(struct store_user *u, struct store_quota *quota_r,
+                       struct err *err);
 int embedded_deliver(struct store_user *u, const char *mailbox,
                      const void *data, size_t len, uint32_t flags,
                      uint32_t *uid_r, struct err *err);

@@ -112,6 +112,7 @@ emb_user_open(struct store *s, const char *address, struct store_user **user_r,
 	}
 	/* Crash leftovers; see store_blob_clean() for why only old ones. */
 	store_blob_clean(u->blob_dir, time(NULL), STORE_BLOB_TMP_MAX_AGE);
+	embedded_blob_gc_maybe(u, time(NULL));
 	*user_r = &u->base;
 	return 0;
 }
@@ -129,4 +130,11 @@ const struct store_backend_ops store_embedded_ops = {
     .msg_read = embedded_msg_read,
     .msg_set_flags = embedded_msg_set_flags,
     .expunge = embedded_expunge,
+    .mailbox_create = embedded_mailbox_create,
+    .mailbox_delete = embedded_mailbox_delete,
+    .mailbox_rename = embedded_mailbox_rename,
+    .mailbox_subscribe = embedded_mailbox_subscribe,
+    .append = embedded_append,
+    .copy = embedded_copy,
+    .quota_get = embedded_quota_get,
 };

@@ -6,6 +6,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 int
 store_open(const char *data_dir, struct store **store_r, struct err *err)
@@ -59,6 +60,7 @@ store_user_close(struct store_user **user)
 {
 	if (*user == NULL)
 		return;
+	store_feed_remove(*user);
 	(*user)->store->ops->user_close(*user);
 	*user = NULL;
 }
@@ -127,6 +129,7 @@ store_mailbox_list_free(struct store_mailbox_info **list, size_t count)
 	for (size_t i = 0; i < count; i++) {
 		free((*list)[i].name);
 		free((*list)[i].special_use);
+		free((*list)[i].id);
 	}
 	free(*list);
 	*list = NULL;
@@ -168,4 +171,142 @@ store_expunge(struct store_user *u, const char *mailbox, const uint32_t *uids,
 	if (count == 0)
 		return 0;
 	return u->store->ops->expunge(u, name, uids, count, err);
+}
+
+/* RFC 6154 2: the special uses a real (not virtual) mailbox can have. */
+static const char *const store_special_uses[] = {
+    "\\Archive", "\\Drafts", "\\Junk", "\\Sent", "\\Trash",
+};
+
+const char *
+store_special_use_canon(const char *attr)
+{
+	size_t n = sizeof(store_special_uses) / sizeof(store_special_uses[0]);
+
+	for (size_t i = 0; attr != NULL && i < n; i++)
+		if (strcasecmp(attr, store_special_uses[i]) == 0)
+			return store_special_uses[i];
+	return NULL;
+}
+
+int
+store_mailbox_create(struct store_user *u, const char *name,
+                     const char *special_use, struct err *err)
+{
+	const char *canon = mailbox_arg(name, err), *use = NULL;
+
+	if (canon == NULL)
+		return -1;
+	if (special_use != NULL &&
+	    (use = store_special_use_canon(special_use)) == NULL)
+		return err_set(err, ERR_SYNTAX,
+		               "unsupported special use \"%.40s\"",
+		               special_use);
+	return u->store->ops->mailbox_create(u, canon, use, err);
+}
+
+int
+store_mailbox_delete(struct store_user *u, const char *name, struct err *err)
+{
+	const char *canon = mailbox_arg(name, err);
+
+	if (canon == NULL)
+		return -1;
+	if (strcmp(canon, "INBOX") == 0)
+		return err_set(err, ERR_PERM, "INBOX cannot be deleted");
+	return u->store->ops->mailbox_delete(u, canon, err);
+}
+
+int
+store_mailbox_rename(struct store_user *u, const char *from, const char *to,
+                     struct err *err)
+{
+	const char *f = mailbox_arg(from, err), *t;
+	size_t flen;
+
+	if (f == NULL || (t = mailbox_arg(to, err)) == NULL)
+		return -1;
+	if (strcmp(t, "INBOX") == 0 || strcmp(f, t) == 0)
+		return err_set(err, ERR_EXISTS, "mailbox \"%.200s\" exists", t);
+	flen = strlen(f);
+	/* Children of INBOX stay where they are, so only others nest. */
+	if (strcmp(f, "INBOX") != 0 && strncmp(t, f, flen) == 0 &&
+	    t[flen] == STORE_MAILBOX_SEP)
+		return err_set(err, ERR_PERM,
+		               "cannot move a mailbox inside itself");
+	return u->store->ops->mailbox_rename(u, f, t, err);
+}
+
+int
+store_mailbox_subscribe(struct store_user *u, const char *name, bool on,
+                        struct err *err)
+{
+	const char *canon = mailbox_arg(name, err);
+
+	if (canon == NULL)
+		return -1;
+	return u->store->ops->mailbox_subscribe(u, canon, on, err);
+}
+
+int
+store_append(struct store_user *u, const char *mailbox,
+             const struct store_append *msg, uint32_t *uidvalidity_r,
+             uint32_t *uid_r, struct err *err)
+{
+	const char *name = mailbox_arg(mailbox, err);
+
+	if (name == NULL)
+		return -1;
+	if (msg->data == NULL && msg->len > 0)
+		return err_set(err, ERR_INTERNAL, "store: no message data");
+	return u->store->ops->append(u, name, msg, uidvalidity_r, uid_r, err);
+}
+
+static int
+store_copy_move(struct store_user *u, const char *from, const uint32_t *uids,
+                size_t count, const char *to, bool move,
+                uint32_t *uidvalidity_r, uint32_t *new_uids_r, struct err *err)
+{
+	const char *f = mailbox_arg(from, err), *t;
+
+	if (f == NULL || (t = mailbox_arg(to, err)) == NULL)
+		return -1;
+	if (new_uids_r != NULL)
+		memset(new_uids_r, 0, count * sizeof(*new_uids_r));
+	return u->store->ops->copy(u, f, uids, count, t, move, uidvalidity_r,
+	                           new_uids_r, err);
+}
+
+int
+store_copy(struct store_user *u, const char *from, const uint32_t *uids,
+           size_t count, const char *to, uint32_t *uidvalidity_r,
+           uint32_t *new_uids_r, struct err *err)
+{
+	return store_copy_move(u, from, uids, count, to, false, uidvalidity_r,
+	                       new_uids_r, err);
+}
+
+int
+store_move(struct store_user *u, const char *from, const uint32_t *uids,
+           size_t count, const char *to, uint32_t *uidvalidity_r,
+           uint32_t *new_uids_r, struct err *err)
+{
+	return store_copy_move(u, from, uids, count, to, true, uidvalidity_r,
+	                       new_uids_r, err);
+}
+
+void
+store_user_set_quota(struct store_user *u, uint64_t bytes_limit,
+                     uint64_t messages_limit)
+{
+	u->quota_bytes = bytes_limit;
+	u->quota_messages = messages_limit;
+}
+
+int
+store_quota_get(struct store_user *u, struct store_quota *quota_r,
+                struct err *err)
+{
+	memset(quota_r, 0, sizeof(*quota_r));
+	return u->store->ops->quota_get(u, quota_r, err);
 }

@@ -57,6 +57,7 @@ struct store_msg {
 struct store_mailbox_info {
 	char *name;        /* UTF-8, '/' separates hierarchy levels */
 	char *special_use; /* "\\Sent" etc. (RFC 6154), or NULL */
+	char *id;          /* stable, never reused (RFC 8474 MAILBOXID) */
 	bool subscribed;
 };
 
@@ -134,11 +135,11 @@ int store_mailbox_name_check(const char *name, struct err *err);
 const char *store_mailbox_name_canon(const char *name);
 
 /*
- * ---- Declared ahead of their implementation (issue 3); the store owner
- * implements them.  Protocol code may call them already. ----
+ * Creates a mailbox (parents are created as needed, without special use).
+ * special_use is NULL or one of \Archive \Drafts \Junk \Sent \Trash
+ * (RFC 6154, any case; ERR_SYNTAX for another).  ERR_EXISTS if it exists.
+ * A new mailbox gets a UIDVALIDITY no mailbox of the user had before.
  */
-
-/* Creates a mailbox (parents are created as needed).  ERR_EXISTS. */
 int store_mailbox_create(struct store_user *u, const char *name,
                          const char *special_use, struct err *err);
 
@@ -151,12 +152,16 @@ int store_mailbox_delete(struct store_user *u, const char *name,
                          struct err *err);
 
 /*
- * Renames a mailbox and every child with it.  Renaming INBOX moves its
- * messages to a new mailbox and leaves INBOX empty (RFC 9051 6.3.6).
+ * Renames a mailbox and every child with it, creating missing parents of
+ * the new name.  ERR_NOTFOUND (from missing), ERR_EXISTS (to or a renamed
+ * child's new name exists), ERR_PERM (to is inside from).  Renaming INBOX
+ * moves its messages to a new mailbox and leaves INBOX empty; children of
+ * INBOX stay (RFC 9051 6.3.6).
  */
 int store_mailbox_rename(struct store_user *u, const char *from, const char *to,
                          struct err *err);
 
+/* Subscribes (on) or unsubscribes a mailbox.  ERR_NOTFOUND if missing. */
 int store_mailbox_subscribe(struct store_user *u, const char *name, bool on,
                             struct err *err);
 
@@ -199,7 +204,11 @@ struct store_quota {
 	uint64_t messages_used, messages_limit;
 };
 
-/* Sets the limits (from the accounts database) for this handle. */
+/*
+ * Sets the limits (from the accounts database) for this handle; a handle
+ * without limits enforces none.  Usage counts every message row, so a copy
+ * counts again although it shares the blob (RFC 9208 5.1).
+ */
 void store_user_set_quota(struct store_user *u, uint64_t bytes_limit,
                           uint64_t messages_limit);
 int store_quota_get(struct store_user *u, struct store_quota *quota_r,
@@ -222,6 +231,11 @@ enum store_change_kind {
 	STORE_CHANGE_MAILBOX_RENAME, /* mailbox renamed to new_name */
 };
 
+/*
+ * One change.  The strings live only during the callback.  NEW carries
+ * everything a session needs to add the message to its map without asking
+ * the store; MAILBOX_DELETE follows an EXPUNGE for each of its messages.
+ */
 struct store_change {
 	enum store_change_kind kind;
 	const char *mailbox;
@@ -229,11 +243,17 @@ struct store_change {
 	uint32_t uid;
 	uint32_t flags;
 	uint64_t modseq;
+	uint64_t size;        /* NEW only */
+	int64_t internaldate; /* NEW only */
 };
 
 typedef void (*store_change_fn)(void *arg, const struct store_change *ch);
 
-/* Starts (fn != NULL) or stops (fn == NULL) watching u's changes. */
+/*
+ * Starts (fn != NULL) or stops (fn == NULL) watching u's changes.  The
+ * registry lives in struct store, keyed by user; store_user_close() stops
+ * watching.  Like the rest of the store, it serves one event-loop thread.
+ */
 void store_user_watch(struct store_user *u, store_change_fn fn, void *arg);
 
 #endif

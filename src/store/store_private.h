@@ -13,10 +13,14 @@
 
 struct store_backend_ops;
 
+/* The change-feed registry: watching handles hashed by user address. */
+#define STORE_FEED_BUCKETS 256
+
 struct store {
 	const struct store_backend_ops *ops;
 	char *data_dir;
 	void *backend; /* the backend's own state, or NULL */
+	struct store_user *watchers[STORE_FEED_BUCKETS];
 };
 
 /*
@@ -26,8 +30,28 @@ struct store {
  */
 struct store_user {
 	struct store *store;
-	char *address; /* lower-cased */
+	char *address;                        /* lower-cased */
+	uint64_t quota_bytes, quota_messages; /* 0: no limit */
+	store_change_fn watch_fn;             /* NULL: not watching */
+	void *watch_arg;
+	struct store_user *watch_next; /* in store->watchers[bucket] */
 };
+
+/*
+ * Publishes one committed change of u to every other watching handle of
+ * the same user (store_feed.c).  Backends call it right after each commit,
+ * in commit order.
+ */
+void store_feed_publish(struct store_user *u, const struct store_change *ch);
+
+/* Stops u watching (store_user_watch(u, NULL, NULL)). */
+void store_feed_remove(struct store_user *u);
+
+/*
+ * Canonical spelling of a special-use attribute ("\\Archive" ...), or NULL
+ * if it is not one the store supports (store.c).
+ */
+const char *store_special_use_canon(const char *attr);
 
 /*
  * A backend: the same operations as the public API, with mailbox names
@@ -60,6 +84,24 @@ struct store_backend_ops {
 	                     struct err *err);
 	int (*expunge)(struct store_user *u, const char *mailbox,
 	               const uint32_t *uids, size_t count, struct err *err);
+	int (*mailbox_create)(struct store_user *u, const char *name,
+	                      const char *special_use, struct err *err);
+	int (*mailbox_delete)(struct store_user *u, const char *name,
+	                      struct err *err);
+	int (*mailbox_rename)(struct store_user *u, const char *from,
+	                      const char *to, struct err *err);
+	int (*mailbox_subscribe)(struct store_user *u, const char *name,
+	                         bool on, struct err *err);
+	int (*append)(struct store_user *u, const char *mailbox,
+	              const struct store_append *msg, uint32_t *uidvalidity_r,
+	              uint32_t *uid_r, struct err *err);
+	/* move: copy and expunge in one transaction. */
+	int (*copy)(struct store_user *u, const char *from,
+	            const uint32_t *uids, size_t count, const char *to,
+	            bool move, uint32_t *uidvalidity_r, uint32_t *new_uids_r,
+	            struct err *err);
+	int (*quota_get)(struct store_user *u, struct store_quota *quota_r,
+	                 struct err *err);
 };
 
 /* The SQLite + blob files backend (embedded_*.c). */

@@ -1,0 +1,116 @@
+"""Multi-device sync: two sessions of one user see each other's changes.
+An IDLE session is told at once (EXISTS after an APPEND or an SMTP
+delivery, FETCH FLAGS, EXPUNGE); a session that is not idling hears at its
+next command, but never an EXPUNGE in answer to FETCH or STORE
+(RFC 9051 7.4.1); a renamed mailbox is seen by LIST."""
+import re
+import time
+
+from test_imap import ALICE, BODY, PASSWORD, Raw, deliver, logged_in
+
+
+def raw_selected(server, tls_ctx, box="INBOX"):
+    raw = Raw(server, "imaps", tls_ctx, timeout=5)
+    raw.line()
+    raw.send(f"a LOGIN {ALICE} {PASSWORD}\r\n".encode())
+    assert raw.until_tagged(b"a")[-1].startswith(b"a OK")
+    raw.send(f"b SELECT {box}\r\n".encode())
+    assert raw.until_tagged(b"b")[-1].startswith(b"b OK")
+    return raw
+
+
+def timed_line(raw, limit=1.0):
+    start = time.time()
+    line = raw.line()
+    assert time.time() - start < limit, line
+    return line
+
+
+def test_idle_sees_other_sessions_changes(server, tls_ctx):
+    idler = raw_selected(server, tls_ctx)
+    idler.send(b"i IDLE\r\n")
+    assert idler.line() == b"+ idling"
+    other = logged_in(server, tls_ctx)
+    assert other.append("INBOX", None, None, BODY)[0] == "OK"
+    assert timed_line(idler) == b"* 1 EXISTS"
+    deliver(server)
+    assert timed_line(idler) == b"* 2 EXISTS"
+    other.select("INBOX")
+    other.store("1", "+FLAGS", r"(\Seen)")
+    assert timed_line(idler) == b"* 1 FETCH (UID 1 FLAGS (\\Seen))"
+    other.store("1", "+FLAGS.SILENT", r"(\Deleted)")
+    assert timed_line(idler).startswith(b"* 1 FETCH (UID 1 FLAGS")
+    other.expunge()
+    assert timed_line(idler) == b"* 1 EXPUNGE"
+    idler.send(b"DONE\r\n")
+    assert idler.line() == b"i OK IDLE terminated"
+    # The map followed: message 1 is now UID 2.
+    idler.send(b"f FETCH 1 (UID)\r\n")
+    assert idler.until_tagged(b"f")[0] == b"* 1 FETCH (UID 2)"
+    idler.send(b"j IDLE\r\n")
+    assert idler.line() == b"+ idling"
+    idler.send(b"nonsense\r\n")
+    assert idler.line() == b"j BAD Expected DONE to end IDLE"
+    other.logout()
+    idler.close()
+
+
+def test_changes_reported_at_next_command(server, tls_ctx):
+    deliver(server)
+    deliver(server)
+    watcher = raw_selected(server, tls_ctx)
+    other = logged_in(server, tls_ctx)
+    other.select("INBOX")
+    other.store("1", "+FLAGS.SILENT", r"(\Deleted \Flagged)")
+    other.expunge()
+    other.append("INBOX", None, None, BODY)
+    # FETCH may carry EXISTS and FLAGS, never EXPUNGE (RFC 9051 7.4.1).
+    watcher.send(b"c FETCH 1:* (UID)\r\n")
+    lines = watcher.until_tagged(b"c")
+    assert not any(b"EXPUNGE" in l for l in lines), lines
+    assert b"* 3 EXISTS" in lines
+    assert b"* 1 FETCH (UID 1)" in lines  # still numbered the old way
+    watcher.send(b"d STORE 2 +FLAGS (\\Seen)\r\n")
+    lines = watcher.until_tagged(b"d")
+    assert not any(b"EXPUNGE" in l for l in lines), lines
+    watcher.send(b"e NOOP\r\n")
+    lines = watcher.until_tagged(b"e")
+    assert lines[0] == b"* 1 EXPUNGE"
+    assert lines[-1] == b"e OK NOOP completed"
+    watcher.send(b"f FETCH 1:* (UID FLAGS)\r\n")
+    lines = watcher.until_tagged(b"f")
+    assert lines[:2] == [b"* 1 FETCH (UID 2 FLAGS (\\Seen))",
+                         b"* 2 FETCH (UID 3 FLAGS ())"]
+    other.logout()
+    watcher.close()
+
+
+def test_rename_and_create_seen_by_list(server, tls_ctx):
+    a = logged_in(server, tls_ctx)
+    b = logged_in(server, tls_ctx)
+    a.create("Projects")
+    typ, data = b.list('""', "Proj*")
+    assert len(data) == 1 and data[0].endswith(b'"Projects"')
+    a.rename("Projects", "Done")
+    typ, data = b.list('""', "*")
+    names = [re.search(rb'"/" "?([^"]*)"?$', d).group(1) for d in data]
+    assert b"Done" in names and b"Projects" not in names
+    a.logout()
+    b.logout()
+
+
+def test_selected_mailbox_renamed_elsewhere(server, tls_ctx):
+    deliver(server)
+    a = logged_in(server, tls_ctx)
+    a.create("Box")
+    a.select("INBOX")
+    a.copy("1", "Box")
+    watcher = raw_selected(server, tls_ctx, "Box")
+    a.rename("Box", "Box2")
+    a.select("Box2")
+    a.store("1", "+FLAGS", r"(\Flagged)")
+    watcher.send(b"n NOOP\r\n")
+    lines = watcher.until_tagged(b"n")
+    assert lines[0] == b"* 1 FETCH (UID 1 FLAGS (\\Flagged))"
+    a.logout()
+    watcher.close()
