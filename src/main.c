@@ -17,6 +17,9 @@ static const struct subcommand subcommands[] = {
     {"serve", cli_serve, "run the server in the foreground"},
     {"check", cli_check, "validate the configuration"},
     {"user", cli_user, "add, delete, list users and set passwords"},
+    {"alias", cli_alias, "add, delete and list aliases and catch-alls"},
+    {"domain", cli_domain, "add, delete and list local domains"},
+    {"queue", cli_queue, "list, flush or delete outbound mail"},
 };
 
 #define NSUB (sizeof(subcommands) / sizeof(subcommands[0]))

@@ -57,6 +57,60 @@ int auth_verify(struct auth *a, const char *address, const char *password,
 int auth_resolve_rcpt(struct auth *a, const char *address, char **user_r,
                       struct err *err);
 
+/* ---- Aliases and domains (auth_alias.c) ---- */
+
+/* Most users one recipient may expand to (an alias with many targets). */
+#define AUTH_RCPT_USERS_MAX 100
+
+/*
+ * Adds an alias: mail for address goes to the local user target.  address
+ * is "local@domain", or "@domain" for the domain's catch-all (used when no
+ * user or alias matches).  Several targets per address are allowed (one
+ * call each).  ERR_NOTFOUND if the domain is not local or target is not a
+ * user, ERR_EXISTS if that pair exists, ERR_SYNTAX for a bad address.
+ */
+int auth_alias_add(struct auth *a, const char *address, const char *target,
+                   struct err *err);
+
+/*
+ * Removes the alias address -> target, or every target of address when
+ * target is NULL.  ERR_NOTFOUND if nothing matched.
+ */
+int auth_alias_del(struct auth *a, const char *address, const char *target,
+                   struct err *err);
+
+/* Calls fn for every alias pair, ordered by address then target. */
+int auth_alias_list(struct auth *a,
+                    void (*fn)(const char *address, const char *target,
+                               void *arg),
+                    void *arg, struct err *err);
+
+/*
+ * Resolves a recipient to every local user that receives its mail: a user
+ * itself, else an alias, else the same two without a +detail, else the
+ * domain's catch-all.  *users_r is a malloc()ed array of *count_r
+ * malloc()ed addresses (free with auth_users_free()); at most
+ * AUTH_RCPT_USERS_MAX.  Errors as auth_resolve_rcpt().
+ */
+int auth_resolve_rcpt_all(struct auth *a, const char *address,
+                          char ***users_r, size_t *count_r, struct err *err);
+void auth_users_free(char **users, size_t count);
+
+/*
+ * True if user may send as address: it is the user's own address (with or
+ * without a +detail) or an alias (not a catch-all) that has user as a
+ * target.  For submission's sender_must_match.
+ */
+bool auth_address_is_owned(struct auth *a, const char *user,
+                           const char *address);
+
+/* Removes a local domain.  ERR_EXISTS while users or aliases remain. */
+int auth_domain_del(struct auth *a, const char *domain, struct err *err);
+
+/* Calls fn for every local domain, in order. */
+int auth_domain_list(struct auth *a, void (*fn)(const char *domain, void *arg),
+                     void *arg, struct err *err);
+
 /* The longest address (RFC 5321 4.5.3.1.3: a path is 256 octets with <>). */
 #define AUTH_ADDRESS_MAX 254
 

@@ -23,6 +23,9 @@ int cli_init(int argc, char **argv);
 int cli_serve(int argc, char **argv);
 int cli_check(int argc, char **argv);
 int cli_user(int argc, char **argv);
+int cli_queue(int argc, char **argv);
+int cli_alias(int argc, char **argv);
+int cli_domain(int argc, char **argv);
 
 /*
  * Prints "postamt SUB: message" to stderr plus a hint to run --help, and

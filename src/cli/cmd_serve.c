@@ -14,8 +14,10 @@
 #include "http/http.h"
 #include "imap/imap.h"
 #include "net/server.h"
+#include "pop3/lock.h"
 #include "pop3/pop3.h"
 #include "proto/services.h"
+#include "smtp/queue.h"
 #include "smtp/smtp.h"
 #include "store/store.h"
 
@@ -62,15 +64,20 @@ static int
 serve_run(const struct config *cfg, int port_offset)
 {
 	const struct proto_ops *ops[SVC_COUNT];
-	struct services svc = {NULL, NULL};
+	struct services svc = {.store = NULL};
 	struct buf errors = BUF_INIT;
 	struct server *srv = NULL;
+	struct smtp_queue_runner *queue = NULL;
 	struct err err;
 	int rc = CLI_FAILED;
 
 	if (auth_open(cfg->data_dir, &svc.auth, &err) < 0 ||
 	    store_open(cfg->data_dir, &svc.store, &err) < 0) {
 		fprintf(stderr, "postamt serve: %s\n", err.msg);
+		goto out;
+	}
+	if (pop3_locks_new(&svc.pop3_locks) < 0) {
+		fprintf(stderr, "postamt serve: out of memory\n");
 		goto out;
 	}
 	serve_protocols(ops);
@@ -80,11 +87,20 @@ serve_run(const struct config *cfg, int port_offset)
 		rc = CLI_USAGE;
 		goto out;
 	}
+	/* The outbound queue runs on the same event loop as the sessions. */
+	if (smtp_queue_runner_new(server_event_base(srv), cfg, &svc, &queue,
+	                          &err) < 0) {
+		fprintf(stderr, "postamt serve: %s\n", err.msg);
+		rc = err.kind == ERR_SYNTAX ? CLI_USAGE : CLI_FAILED;
+		goto out;
+	}
 	rc = server_run(srv) == 0 ? CLI_OK : CLI_FAILED;
 out:
+	smtp_queue_runner_free(&queue);
 	server_free(&srv);
 	store_close(&svc.store);
 	auth_close(&svc.auth);
+	pop3_locks_free(&svc.pop3_locks);
 	buf_free(&errors);
 	return rc;
 }

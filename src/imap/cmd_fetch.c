@@ -667,42 +667,101 @@ fetch_one(struct imap_session *s, const struct fetch_req *req, size_t i,
 	return rc;
 }
 
+/*
+ * A FETCH in progress.  When the queued output passes CONN_OUTPUT_HIGH the
+ * FETCH stops after the current message and goes on from the network
+ * layer's drained() hook, so a FETCH of many large bodies to a slow client
+ * holds about one message in memory, not all of them.
+ */
+struct imap_fetch_job {
+	char *tag;
+	bool uid;
+	bool no_expunge;
+	struct fetch_req req;
+	struct imap_seqset set;
+	size_t next; /* index of the next message to look at */
+	struct buf msg;
+};
+
+void
+imap_fetch_job_free(struct imap_fetch_job **jobp)
+{
+	struct imap_fetch_job *job = *jobp;
+
+	if (job == NULL)
+		return;
+	imap_seqset_free(&job->set);
+	buf_free(&job->msg);
+	fetch_req_free(&job->req);
+	free(job->tag);
+	free(job);
+	*jobp = NULL;
+}
+
+/* Runs the job until it is done or the output is full. */
+void
+imap_fetch_resume(struct imap_session *s)
+{
+	struct imap_fetch_job *job = s->fetch_job;
+	struct imap_cmd_ctx cx = {.tag = job->tag, .uid = job->uid};
+	enum fetch_rc rc = FETCH_OK;
+	struct err err;
+
+	while (job->next < s->box.count && rc == FETCH_OK) {
+		size_t i = job->next++;
+
+		if (!imap_mailbox_in_set(s, &cx, &job->set, i))
+			continue;
+		rc = fetch_one(s, &job->req, i, &job->msg, &err);
+		if (rc == FETCH_OK &&
+		    conn_output_len(s->c) > CONN_OUTPUT_HIGH) {
+			conn_wait_drained(s->c);
+			return;
+		}
+	}
+	/* RFC 9051 7.4.1 holds until the tagged reply, however late. */
+	s->no_expunge = job->no_expunge;
+	if (rc == FETCH_UNKNOWN_CTE)
+		imap_resp_tagged(s, job->tag, IMAP_NO, "UNKNOWN-CTE",
+		                 "Cannot decode this part's transfer encoding");
+	else if (rc == FETCH_ERR)
+		imap_resp_err(s, job->tag, &err);
+	else
+		imap_resp_tagged(s, job->tag, IMAP_OK, NULL, "%s completed",
+		                 job->uid ? "UID FETCH" : "FETCH");
+	s->no_expunge = false;
+	imap_fetch_job_free(&s->fetch_job);
+}
+
 void
 imap_cmd_fetch(struct imap_session *s, const struct imap_cmd_ctx *cx)
 {
-	struct fetch_req req;
-	struct imap_seqset set;
-	struct buf msg = BUF_INIT;
-	struct err err;
-	enum fetch_rc rc = FETCH_OK;
+	struct imap_fetch_job *job;
 
 	if (cx->args->next->next != NULL) {
 		imap_resp_tagged(s, cx->tag, IMAP_BAD, NULL,
 		                 "FETCH modifiers are not supported");
 		return;
 	}
-	if (fetch_parse(&req, cx->args->next, cx->uid) < 0) {
-		fetch_req_free(&req);
+	if ((job = calloc(1, sizeof(*job))) == NULL ||
+	    (job->tag = strdup(cx->tag)) == NULL) {
+		free(job);
+		imap_resp_tagged(s, cx->tag, IMAP_NO, "SERVERBUG",
+		                 "Out of memory");
+		return;
+	}
+	job->uid = cx->uid;
+	job->no_expunge = s->no_expunge;
+	s->fetch_job = job;
+	if (fetch_parse(&job->req, cx->args->next, cx->uid) < 0) {
+		imap_fetch_job_free(&s->fetch_job);
 		imap_resp_tagged(s, cx->tag, IMAP_BAD, NULL,
 		                 "Invalid or unsupported fetch item");
 		return;
 	}
-	if (imap_mailbox_set(s, cx, cx->args, &set) < 0) {
-		fetch_req_free(&req);
+	if (imap_mailbox_set(s, cx, cx->args, &job->set) < 0) {
+		imap_fetch_job_free(&s->fetch_job);
 		return;
 	}
-	for (size_t i = 0; i < s->box.count && rc == FETCH_OK; i++)
-		if (imap_mailbox_in_set(s, cx, &set, i))
-			rc = fetch_one(s, &req, i, &msg, &err);
-	imap_seqset_free(&set);
-	buf_free(&msg);
-	fetch_req_free(&req);
-	if (rc == FETCH_UNKNOWN_CTE)
-		imap_resp_tagged(s, cx->tag, IMAP_NO, "UNKNOWN-CTE",
-		                 "Cannot decode this part's transfer encoding");
-	else if (rc == FETCH_ERR)
-		imap_resp_err(s, cx->tag, &err);
-	else
-		imap_resp_tagged(s, cx->tag, IMAP_OK, NULL, "%s completed",
-		                 cx->uid ? "UID FETCH" : "FETCH");
+	imap_fetch_resume(s);
 }

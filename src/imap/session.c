@@ -424,11 +424,22 @@ imap_session_shutdown(void *session)
 	imap_session_close(s, "shutdown");
 }
 
+/* The client read enough of a large FETCH response: write more. */
+static void
+imap_session_drained(void *session)
+{
+	struct imap_session *s = session;
+
+	if (s->fetch_job != NULL)
+		imap_fetch_resume(s);
+}
+
 static void
 imap_session_free(void *session)
 {
 	struct imap_session *s = session;
 
+	imap_fetch_job_free(&s->fetch_job);
 	if (s->state == IMAP_STATE_SELECTED)
 		imap_mailbox_free(&s->box);
 	if (s->user != NULL)
@@ -447,6 +458,7 @@ const struct proto_ops imap_proto = {
     .timeout = imap_session_timeout,
     .shutdown = imap_session_shutdown,
     .close = imap_session_free,
+    .drained = imap_session_drained,
     .busy_reply =
         "* BYE [UNAVAILABLE] Too many connections, try again later\r\n",
 };

@@ -73,6 +73,7 @@ struct imap_session {
 	char *auth_tag;          /* AUTHENTICATE awaiting the response */
 	char *idle_tag;          /* IDLE awaiting DONE (RFC 2177) */
 	bool no_expunge;         /* the command may not see EXPUNGE (7.4.1) */
+	struct imap_fetch_job *fetch_job; /* a FETCH waiting for output room */
 };
 
 /* What a handler gets besides the session. */
@@ -82,6 +83,10 @@ struct imap_cmd_ctx {
 	const struct imap_arg *args; /* after the name (and after UID) */
 	bool uid;                    /* prefixed with UID */
 };
+
+/* Goes on with s->fetch_job (cmd_fetch.c); frees it when done. */
+void imap_fetch_resume(struct imap_session *s);
+void imap_fetch_job_free(struct imap_fetch_job **job);
 
 /* The one place the state changes; leaving SELECTED frees the map. */
 void imap_session_set_state(struct imap_session *s, enum imap_state to);

@@ -319,7 +319,7 @@ conn_writecb(struct bufferevent *bev, void *arg)
 	(void)bev;
 	if (c->wait_drain && !c->closing &&
 	    evbuffer_get_length(bufferevent_get_output(c->bev)) <=
-		    CONN_OUTPUT_LOW) {
+	        CONN_OUTPUT_LOW) {
 		c->wait_drain = false;
 		c->in_callback = true;
 		c->srv->ops[c->svc]->drained(c->session);
@@ -437,7 +437,9 @@ conn_read_line(struct conn *c, size_t max, enum conn_eol eol, char **line_r,
 	size_t eol_len = 0;
 	char *line;
 
-	if (c->closing || c->tls_pending || c->handshaking)
+	/* No next command while the current one waits (job, drain). */
+	if (c->closing || c->tls_pending || c->handshaking || c->jobs > 0 ||
+	    c->wait_drain)
 		return CONN_LINE_MORE;
 	p = evbuffer_search_eol(in, NULL, &eol_len,
 	                        eol == CONN_EOL_CRLF_STRICT
@@ -461,7 +463,8 @@ conn_read_line(struct conn *c, size_t max, enum conn_eol eol, char **line_r,
 size_t
 conn_input_len(const struct conn *c)
 {
-	if (c->closing || c->tls_pending || c->handshaking)
+	if (c->closing || c->tls_pending || c->handshaking || c->jobs > 0 ||
+	    c->wait_drain)
 		return 0;
 	return evbuffer_get_length(bufferevent_get_input(c->bev));
 }

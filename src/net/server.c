@@ -339,3 +339,9 @@ server_free(struct server **srvp)
 	free(srv);
 	*srvp = NULL;
 }
+
+struct event_base *
+server_event_base(struct server *srv)
+{
+	return srv->base;
+}

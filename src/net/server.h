@@ -39,4 +39,11 @@ int server_run(struct server *srv);
 
 void server_free(struct server **srv);
 
+/*
+ * The event loop of srv, for work that runs beside the sessions on the same
+ * loop (the SMTP queue runner's timers and outbound connections).
+ */
+struct event_base;
+struct event_base *server_event_base(struct server *srv);
+
 #endif

@@ -2,6 +2,7 @@
  * pop3 commands: CAPA (RFC 2449 5), QUIT and the TRANSACTION state
  * commands of RFC 1939 5-7 (STAT, LIST, UIDL, RETR, TOP, DELE, RSET, NOOP).
  * Message numbers refer to the maildrop fixed at login (pop3/maildrop.h).
+ * QUIT hands the marks to update.c.
  */
 #include <stdlib.h>
 
@@ -17,8 +18,14 @@ pop3_cmd_capa(struct pop3_session *s, const struct pop3_cmdline *cmd)
 
 	(void)cmd;
 	pop3_session_ok(s, "Capability list follows");
+	/*
+	 * No LOGIN-DELAY: no delay between logins is enforced, and RFC 2449
+	 * 6.5 wants an advertised one enforced.  UTF8 without USER: user
+	 * names are ASCII addresses and passwords get no SASLprep (RFC 6856
+	 * 2.2).
+	 */
 	conn_printf(s->c, "TOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n"
-	                  "PIPELINING\r\nEXPIRE NEVER\r\n"
+	                  "PIPELINING\r\nEXPIRE NEVER\r\nUTF8\r\n"
 	                  "IMPLEMENTATION Postamt\r\n");
 	/* Like IMAP's LOGINDISABLED: do not offer what would be refused. */
 	if (authorization && pop3_session_auth_allowed(s))
@@ -32,9 +39,10 @@ pop3_cmd_capa(struct pop3_session *s, const struct pop3_cmdline *cmd)
 void
 pop3_cmd_quit(struct pop3_session *s, const struct pop3_cmdline *cmd)
 {
+	const char *step;
 	struct err err;
-	uint32_t *uids;
 	size_t n;
+	int rc;
 
 	(void)cmd;
 	if (s->state == POP3_AUTHORIZATION) {
@@ -42,21 +50,23 @@ pop3_cmd_quit(struct pop3_session *s, const struct pop3_cmdline *cmd)
 		pop3_session_close(s, "quit");
 		return;
 	}
-	/* RFC 1939 6: only QUIT from TRANSACTION removes what DELE marked. */
+	/* RFC 1939 6: only QUIT from TRANSACTION applies the marks. */
 	pop3_session_set_state(s, POP3_UPDATE);
 	err_clear(&err);
-	if (pop3_maildrop_deleted_uids(&s->md, &uids, &n) < 0)
-		err_set(&err, ERR_INTERNAL, "out of memory");
-	else if (n > 0)
-		store_expunge(s->mail, POP3_MAILBOX, uids, n, &err);
-	free(uids);
-	if (err.kind != ERR_OK) {
+	rc = pop3_update_apply(s, &n, &step, &err);
+	/* RFC 1939 6: the lock goes before the reply, so the client may
+	 * log in again at once. */
+	pop3_login_unlock(s);
+	if (rc < 0) {
 		conn_log(s->c, LOG_LVL_WARN,
-		         "expunge failed kind=%s error=\"%s\"",
+		         "update failed step=\"%s\" kind=%s error=\"%s\"", step,
 		         err_kind_name(err.kind), err.msg);
 		/* RFC 1939 6 names this reply; RFC 3206 adds the code. */
-		pop3_session_err(s, "[SYS/TEMP] Some deleted messages not "
-		                    "removed; try again later");
+		pop3_session_err(s, "[SYS/TEMP] Could not %s; try again later",
+		                 step);
+	} else if (s->on_delete == AUTH_POP3_TRASH) {
+		conn_log(s->c, LOG_LVL_INFO, "logout trashed=%zu", n);
+		pop3_session_ok(s, "Bye, %zu messages moved to Trash", n);
 	} else {
 		conn_log(s->c, LOG_LVL_INFO, "logout deleted=%zu", n);
 		pop3_session_ok(s, "Bye, %zu messages deleted", n);
@@ -160,32 +170,6 @@ pop3_cmd_uidl(struct pop3_session *s, const struct pop3_cmdline *cmd)
 	cmd_listing(s, cmd, true);
 }
 
-/* RETR and TOP: the message, or its head, as a multi-line response. */
-static void
-cmd_send(struct pop3_session *s, const struct store_msg *msg,
-         int64_t body_lines)
-{
-	struct buf raw = BUF_INIT, out = BUF_INIT;
-	struct err err;
-
-	err_clear(&err);
-	if (store_msg_read(s->mail, POP3_MAILBOX, msg->uid, &raw, &err) < 0) {
-		pop3_session_fail(s, &err, "read message");
-		buf_free(&raw);
-		return;
-	}
-	if (pop3_dotstuff_append(&out, raw.data, raw.len, body_lines) < 0) {
-		buf_free(&raw);
-		buf_free(&out);
-		pop3_session_close(s, "out of memory");
-		return;
-	}
-	pop3_session_ok(s, "%llu octets", (unsigned long long)raw.len);
-	conn_write(s->c, out.data, out.len);
-	buf_free(&raw);
-	buf_free(&out);
-}
-
 void
 pop3_cmd_retr(struct pop3_session *s, const struct pop3_cmdline *cmd)
 {
@@ -194,7 +178,7 @@ pop3_cmd_retr(struct pop3_session *s, const struct pop3_cmdline *cmd)
 
 	if ((msg = cmd_msg(s, &cmd->args[0], &n)) == NULL)
 		return;
-	cmd_send(s, msg, POP3_DOTSTUFF_ALL);
+	pop3_send_start(s, n, msg, POP3_DOTSTUFF_ALL);
 }
 
 void
@@ -209,7 +193,7 @@ pop3_cmd_top(struct pop3_session *s, const struct pop3_cmdline *cmd)
 		pop3_session_err(s, "Invalid argument");
 		return;
 	}
-	cmd_send(s, msg, lines);
+	pop3_send_start(s, n, msg, lines);
 }
 
 void

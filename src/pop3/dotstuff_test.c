@@ -75,6 +75,88 @@ test_limit_reported(void **state)
 	buf_free(&out);
 }
 
+/* Feeds msg in pieces of step bytes (the first piece first_len bytes). */
+static void
+feed_pieces(const char *msg, size_t len, int64_t lines, size_t first_len,
+            size_t step, struct buf *out)
+{
+	struct pop3_dotstuff ds;
+	size_t pos = first_len < len ? first_len : len;
+
+	pop3_dotstuff_init(&ds, lines);
+	assert_int_equal(pop3_dotstuff_feed(&ds, out, msg, pos), 0);
+	while (pos < len) {
+		size_t n = len - pos < step ? len - pos : step;
+
+		assert_int_equal(pop3_dotstuff_feed(&ds, out, msg + pos, n), 0);
+		pos += n;
+	}
+	assert_int_equal(pop3_dotstuff_finish(&ds, out), 0);
+}
+
+/* Every split point and byte-wise feeding give the one-piece result. */
+static void
+test_pieces_match_whole(void **state)
+{
+	static const char *const msgs[] = {
+	    "A: b\r\n\r\n.\r\n..x\r\nx.\r\n.",
+	    "A: b\r\r\n\r\nx\ry\r\n\r\r\n.\r",
+	    "A: b\n\n.bare\n\r\n..\r",
+	    "\r\n\r\n\r\n.\r\n\r",
+	    "A: 1\r\nB: 2\r\n\r\nl1\r\n.l2\r\nl3\r\nl4",
+	};
+	static const int64_t lines[] = {POP3_DOTSTUFF_ALL, 0, 1, 2, 3};
+
+	(void)state;
+	for (size_t m = 0; m < sizeof(msgs) / sizeof(msgs[0]); m++) {
+		size_t len = strlen(msgs[m]);
+
+		for (size_t l = 0; l < sizeof(lines) / sizeof(lines[0]); l++) {
+			struct buf whole = BUF_INIT, part = BUF_INIT;
+
+			assert_int_equal(pop3_dotstuff_append(&whole, msgs[m],
+			                                      len, lines[l]),
+			                 0);
+			for (size_t split = 0; split <= len; split++) {
+				for (size_t step = 1; step <= 3; step++) {
+					buf_reset(&part);
+					feed_pieces(msgs[m], len, lines[l],
+					            split, step, &part);
+					assert_string_equal(buf_cstr(&part),
+					                    buf_cstr(&whole));
+				}
+			}
+			buf_free(&whole);
+			buf_free(&part);
+		}
+	}
+}
+
+static void
+test_cr_not_before_lf_is_kept(void **state)
+{
+	(void)state;
+	check("A: b\r\n\r\nx\ry\r\r\n", POP3_DOTSTUFF_ALL,
+	      "A: b\r\n\r\nx\ry\r\r\n.\r\n");
+}
+
+static void
+test_header_ascii(void **state)
+{
+	static const char utf8_subject[] = "Subject: Gr\xc3\xbc\xc3\x9f"
+	                                   "e\r\n\r\nbody\r\n";
+	static const char utf8_body[] = "Subject: x\r\n\r\nGr\xc3\xbc\r\n";
+
+	(void)state;
+	assert_false(pop3_dotstuff_header_is_ascii(utf8_subject,
+	                                           sizeof(utf8_subject) - 1));
+	assert_true(
+	    pop3_dotstuff_header_is_ascii(utf8_body, sizeof(utf8_body) - 1));
+	assert_true(pop3_dotstuff_header_is_ascii("A: b\n\n\xff", 7));
+	assert_false(pop3_dotstuff_header_is_ascii("A: b\n\xff", 6));
+	assert_true(pop3_dotstuff_header_is_ascii("", 0));
+}
+
 int
 main(void)
 {
@@ -84,6 +166,9 @@ main(void)
 	    cmocka_unit_test(test_terminator_added),
 	    cmocka_unit_test(test_top_lines),
 	    cmocka_unit_test(test_limit_reported),
+	    cmocka_unit_test(test_pieces_match_whole),
+	    cmocka_unit_test(test_cr_not_before_lf_is_kept),
+	    cmocka_unit_test(test_header_ascii),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,12 +1,16 @@
 /*
  * pop3 login: the AUTHORIZATION state (RFC 1939 4, 7): STLS (RFC 2595 4),
- * USER/PASS, AUTH PLAIN (RFC 5034, RFC 4616), and opening the maildrop.
+ * UTF8 (RFC 6856 2), USER/PASS, AUTH PLAIN (RFC 5034, RFC 4616), the
+ * user's POP3 settings, the maildrop lock (RFC 2449 8.1.1) and opening the
+ * maildrop.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "auth/auth.h"
+#include "pop3/lock.h"
 #include "pop3/session.h"
+#include "proto/mailuser.h"
 #include "proto/sasl.h"
 #include "proto/services.h"
 #include "store/store.h"
@@ -22,6 +26,11 @@ pop3_login_stls(struct pop3_session *s, const struct pop3_cmdline *cmd)
 		pop3_session_err(s, "Already using TLS");
 		return;
 	}
+	/* RFC 6856 2.1: clients must not send STLS after UTF8. */
+	if (s->utf8) {
+		pop3_session_err(s, "STLS is not allowed after UTF8");
+		return;
+	}
 	pop3_session_ok(s, "Begin TLS negotiation");
 	/* conn_starttls() drops whatever the client pipelined after STLS. */
 	if (conn_starttls(s->c) < 0) {
@@ -30,6 +39,19 @@ pop3_login_stls(struct pop3_session *s, const struct pop3_cmdline *cmd)
 		return;
 	}
 	s->tls_pending = true;
+}
+
+void
+pop3_login_utf8(struct pop3_session *s, const struct pop3_cmdline *cmd)
+{
+	(void)cmd;
+	/*
+	 * RFC 6856 2.1: the store keeps messages as they arrived, so UTF-8
+	 * mode sends them as is; without it, messages with UTF-8 in the
+	 * header are refused with [UTF8] (commands.c).
+	 */
+	s->utf8 = true;
+	pop3_session_ok(s, "UTF-8 mode enabled");
 }
 
 void
@@ -67,7 +89,8 @@ login_open_maildrop(struct pop3_session *s, const char *user, struct err *err)
 	struct store_msg *msgs = NULL;
 	size_t count = 0;
 
-	if (store_user_open(s->svc->store, user, &s->mail, err) < 0)
+	/* With the user's quota, so moves to Trash/Archive respect it. */
+	if (mailuser_open(s->svc, user, &s->mail, err) < 0)
 		return -1;
 	if (store_mailbox_status(s->mail, POP3_MAILBOX, &st, err) < 0 ||
 	    store_mailbox_messages(s->mail, POP3_MAILBOX, &msgs, &count, err) <
@@ -80,6 +103,65 @@ login_open_maildrop(struct pop3_session *s, const char *user, struct err *err)
 		return err_set(err, ERR_INTERNAL, "out of memory");
 	}
 	return 0;
+}
+
+void
+pop3_login_unlock(struct pop3_session *s)
+{
+	if (s->login == NULL)
+		return;
+	if (s->svc->pop3_locks != NULL)
+		pop3_locks_release(s->svc->pop3_locks, s->login);
+	free(s->login);
+	s->login = NULL;
+}
+
+/*
+ * Reads the user's POP3 settings and takes the maildrop lock.  Returns 0,
+ * or -1 after answering the client.
+ */
+static int
+login_admit(struct pop3_session *s, const char *canon)
+{
+	struct auth_user_info info;
+	struct err err;
+
+	err_clear(&err);
+	if (auth_user_info(s->svc->auth, canon, &info, &err) < 0) {
+		pop3_session_fail(s, &err, "user settings");
+		return -1;
+	}
+	if (!info.pop3) {
+		conn_log(s->c, LOG_LVL_INFO, "login refused user=%s pop3=no",
+		         canon);
+		pop3_session_err(s, "[AUTH] POP3 is disabled for this account");
+		return -1;
+	}
+	s->after_retrieve = info.pop3_after_retrieve;
+	s->on_delete = info.pop3_on_delete;
+	if ((s->login = strdup(canon)) == NULL) {
+		pop3_session_close(s, "out of memory");
+		return -1;
+	}
+	if (s->svc->pop3_locks == NULL)
+		return 0;
+	switch (pop3_locks_acquire(s->svc->pop3_locks, canon)) {
+	case POP3_LOCK_OK:
+		return 0;
+	case POP3_LOCK_IN_USE:
+		conn_log(s->c, LOG_LVL_INFO, "login refused user=%s in-use",
+		         canon);
+		/* RFC 2449 8.1.1: the credentials were fine, the lock not. */
+		pop3_session_err(s, "[IN-USE] Maildrop already in use by "
+		                    "another POP3 session");
+		break;
+	case POP3_LOCK_NOMEM:
+		pop3_session_close(s, "out of memory");
+		break;
+	}
+	free(s->login);
+	s->login = NULL;
+	return -1;
 }
 
 /* Checks the credentials and, if they are good, enters TRANSACTION. */
@@ -107,7 +189,12 @@ login_finish(struct pop3_session *s, const char *user, const char *pass)
 		pop3_session_close(s, "out of memory");
 		return;
 	}
+	if (login_admit(s, canon) < 0) {
+		free(canon);
+		return;
+	}
 	if (login_open_maildrop(s, canon, &err) < 0) {
+		pop3_login_unlock(s);
 		pop3_session_fail(s, &err, "open maildrop");
 		free(canon);
 		return;

@@ -75,6 +75,54 @@ test_delete_and_reset(void **state)
 }
 
 static void
+test_retrieved_marks(void **state)
+{
+	struct pop3_maildrop md;
+	uint32_t *uids;
+	size_t count;
+	const unsigned both = POP3_MARK_DELETED | POP3_MARK_RETRIEVED;
+
+	(void)state;
+	maildrop_three(&md);
+	pop3_maildrop_retrieved(&md, 1);
+	pop3_maildrop_retrieved(&md, 2);
+	pop3_maildrop_retrieved(&md, 9); /* out of range: ignored */
+	assert_int_equal(pop3_maildrop_delete(&md, 2), POP3_MSG_OK);
+	/* Retrieved and kept. */
+	assert_int_equal(pop3_maildrop_uids(&md, both, POP3_MARK_RETRIEVED, 0,
+	                                    &uids, &count),
+	                 0);
+	assert_int_equal(count, 1);
+	assert_int_equal(uids[0], 4);
+	free(uids);
+	/* Retrieved, deleted or not. */
+	assert_int_equal(pop3_maildrop_uids(&md, POP3_MARK_RETRIEVED,
+	                                    POP3_MARK_RETRIEVED, 0, &uids,
+	                                    &count),
+	                 0);
+	assert_int_equal(count, 2);
+	assert_int_equal(uids[1], 7);
+	free(uids);
+	/* Already \Seen in the snapshot: left out when asked. */
+	md.msgs[0].flags = STORE_FLAG_SEEN | STORE_FLAG_FLAGGED;
+	assert_int_equal(pop3_maildrop_uids(&md, POP3_MARK_RETRIEVED,
+	                                    POP3_MARK_RETRIEVED,
+	                                    STORE_FLAG_SEEN, &uids, &count),
+	                 0);
+	assert_int_equal(count, 1);
+	assert_int_equal(uids[0], 7);
+	free(uids);
+	/* RSET forgets the deletion but not the download. */
+	pop3_maildrop_reset(&md);
+	assert_int_equal(pop3_maildrop_uids(&md, both, POP3_MARK_RETRIEVED, 0,
+	                                    &uids, &count),
+	                 0);
+	assert_int_equal(count, 2);
+	free(uids);
+	pop3_maildrop_free(&md);
+}
+
+static void
 test_empty(void **state)
 {
 	struct pop3_maildrop md;
@@ -97,6 +145,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_numbers_and_stat),
 	    cmocka_unit_test(test_delete_and_reset),
+	    cmocka_unit_test(test_retrieved_marks),
 	    cmocka_unit_test(test_empty),
 	};
 

@@ -49,8 +49,10 @@ pop3_parse_command(const char *line, size_t len, struct pop3_cmdline *cmd)
 	while (vlen < len && line[vlen] != ' ') {
 		char ch = line[vlen];
 
+		/* Letters, and digits after the first (RFC 6856: UTF8). */
 		if (vlen == 4 ||
-		    !((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z')))
+		    !((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+		      (vlen > 0 && ch >= '0' && ch <= '9')))
 			return POP3_PARSE_BAD_VERB;
 		cmd->verb[vlen] = parse_upper(ch);
 		vlen++;

@@ -30,7 +30,7 @@ struct pop3_cmdline {
 
 enum pop3_parse {
 	POP3_PARSE_OK,
-	POP3_PARSE_BAD_VERB, /* no keyword of 3 or 4 letters: unknown */
+	POP3_PARSE_BAD_VERB, /* no keyword of 3 or 4 letters or digits */
 };
 
 /*

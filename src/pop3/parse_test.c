@@ -28,7 +28,10 @@ test_verbs(void **state)
 	assert_int_equal(parse("", &cmd), POP3_PARSE_BAD_VERB);
 	assert_int_equal(parse("XX", &cmd), POP3_PARSE_BAD_VERB);
 	assert_int_equal(parse("RETRIEVE 1", &cmd), POP3_PARSE_BAD_VERB);
-	assert_int_equal(parse("RE1R", &cmd), POP3_PARSE_BAD_VERB);
+	assert_int_equal(parse("1TOP", &cmd), POP3_PARSE_BAD_VERB);
+	assert_int_equal(parse("RE-R", &cmd), POP3_PARSE_BAD_VERB);
+	assert_int_equal(parse("utf8", &cmd), POP3_PARSE_OK);
+	assert_string_equal(cmd.verb, "UTF8");
 	assert_int_equal(parse(" LIST", &cmd), POP3_PARSE_BAD_VERB);
 }
 

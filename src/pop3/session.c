@@ -37,6 +37,7 @@ struct pop3_cmd {
 static const struct pop3_cmd pop3_cmds[] = {
     {"CAPA", pop3_cmd_capa, ST_AUTH | ST_TRANS, 0, 0, 0},
     {"STLS", pop3_login_stls, ST_AUTH, 0, 0, 0},
+    {"UTF8", pop3_login_utf8, ST_AUTH, 0, 0, 0},
     {"USER", pop3_login_user, ST_AUTH, CMD_NEEDS_TLS, 1, 1},
     {"PASS", pop3_login_pass, ST_AUTH, CMD_NEEDS_TLS | CMD_RAW_ARG, 1, 1},
     {"AUTH", pop3_login_auth, ST_AUTH, CMD_NEEDS_TLS, 0, 2},
@@ -216,7 +217,8 @@ pop3_session_input(void *arg)
 {
 	struct pop3_session *s = arg;
 
-	while (!s->closing && !s->tls_pending) {
+	/* While a RETR/TOP response waits for the client, commands wait. */
+	while (!s->closing && !s->tls_pending && !s->send.active) {
 		char *line = NULL;
 		size_t len = 0;
 		enum conn_line r =
@@ -286,9 +288,22 @@ pop3_session_shutdown(void *arg)
 {
 	struct pop3_session *s = arg;
 
-	/* Commands run to completion inline, so none is in flight here. */
+	/* A response being sent is finished first (send.c closes then). */
+	if (s->send.active) {
+		s->stop_after_send = true;
+		return;
+	}
 	pop3_session_err(s, "Server shutting down");
 	pop3_session_close(s, "server shutdown");
+}
+
+static void
+pop3_session_drained(void *arg)
+{
+	struct pop3_session *s = arg;
+
+	if (s->send.active && !s->closing)
+		pop3_send_pump(s);
 }
 
 static void
@@ -296,9 +311,12 @@ pop3_session_free(void *arg)
 {
 	struct pop3_session *s = arg;
 
+	pop3_send_free(s);
 	pop3_maildrop_free(&s->md);
 	if (s->mail != NULL)
 		store_user_close(&s->mail);
+	/* A dropped session must not keep the maildrop locked. */
+	pop3_login_unlock(s);
 	free(s->user);
 	free(s);
 }
@@ -310,5 +328,6 @@ const struct proto_ops pop3_proto = {
     .timeout = pop3_session_timeout,
     .shutdown = pop3_session_shutdown,
     .close = pop3_session_free,
+    .drained = pop3_session_drained,
     .busy_reply = "-ERR [SYS/TEMP] Too many connections, try again later\r\n",
 };

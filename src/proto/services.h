@@ -7,10 +7,13 @@
 
 struct store;
 struct auth;
+struct pop3_locks;
 
 struct services {
 	struct store *store;
 	struct auth *auth;
+	/* Who holds a POP3 maildrop (pop3/lock.h); NULL: no locking. */
+	struct pop3_locks *pop3_locks;
 };
 
 #endif

@@ -52,6 +52,7 @@ smtp_auth_finish(struct smtp_session *s)
 static void
 smtp_auth_verify(struct smtp_session *s, const char *user, const char *pass)
 {
+	struct auth_user_info info;
 	struct err e;
 	char *copy;
 
@@ -70,6 +71,15 @@ smtp_auth_verify(struct smtp_session *s, const char *user, const char *pass)
 			smtp_reply(s, "454 4.7.0 Temporary authentication "
 			              "failure");
 		}
+		return;
+	}
+	/* Per-user setting: this account may not submit mail. */
+	if (auth_user_info(s->svc->auth, user, &info, &e) < 0 ||
+	    !info.submission) {
+		conn_log(s->c, LOG_LVL_INFO,
+		         "auth refused user=%s: submission disabled", user);
+		smtp_reply_error(s, "525 5.7.13 Submission is disabled for "
+		                    "this account");
 		return;
 	}
 	if ((copy = strdup(user)) == NULL) {

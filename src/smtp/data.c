@@ -15,6 +15,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "auth/auth.h"
 #include "store/store.h"
 #include "util/buf.h"
 
@@ -68,8 +69,11 @@ smtp_data_trace(struct smtp_session *s, struct buf *b)
 	    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm) ==
 	        0)
 		return -1;
-	if (buf_printf(b, "Return-Path: <%s>\r\n", s->txn.from) < 0 ||
-	    buf_printf(b,
+	if (buf_printf(b, "Return-Path: <%s>\r\n", s->txn.from) < 0)
+		return -1;
+	/* Only final delivery adds Return-Path; the queue leaves it out. */
+	s->txn.return_path_len = b->len;
+	if (buf_printf(b,
 	               "Received: from %s ([%s%s])\r\n\tby %s (Postamt) "
 	               "with %s id %s",
 	               s->helo, ipv6 ? "IPv6:" : "", remote, s->cfg->hostname,
@@ -116,6 +120,65 @@ smtp_data_deliver_one(struct smtp_session *s, const char *user, struct err *e)
 }
 
 /*
+ * Writes the message for the remote recipients into the outbound queue;
+ * durable when it returns 0 (queue_file.c), so 250 may follow.
+ */
+static int
+smtp_data_enqueue(struct smtp_session *s, struct err *e)
+{
+	struct smtp_txn *t = &s->txn;
+	struct smtp_queue_msg *m = &t->out;
+	const struct buf *msg = &t->body.msg;
+	struct buf dir = BUF_INIT;
+	int rc = -1;
+
+	if (m->nrcpts == 0)
+		return 0;
+	memcpy(m->id, t->id, sizeof(m->id));
+	m->created = m->next_attempt = (int64_t)time(NULL);
+	free(m->from);
+	if ((m->from = strdup(t->from)) == NULL)
+		return err_set(e, ERR_TEMP, "out of memory");
+	/* A view of the message without its Return-Path: line. */
+	m->body.data = msg->data + t->return_path_len;
+	m->body.len = msg->len - t->return_path_len;
+	if (smtp_queue_dir(s->cfg->data_dir, &dir, e) == 0)
+		rc = smtp_queue_write(buf_cstr(&dir), m, e);
+	m->body = (struct buf)BUF_INIT;
+	buf_free(&dir);
+	return rc;
+}
+
+/*
+ * The user setting save_sent: a \Seen copy in Sent, so clients that do not
+ * APPEND still see it on every device.  A failure here does not fail the
+ * submission: the mail is already delivered or queued.
+ */
+static void
+smtp_data_save_sent(struct smtp_session *s)
+{
+	const struct buf *msg = &s->txn.body.msg;
+	struct auth_user_info info;
+	struct store_user *u = NULL;
+	uint32_t uid;
+	struct err e;
+
+	err_clear(&e);
+	if (s->user == NULL ||
+	    auth_user_info(s->svc->auth, s->user, &info, &e) < 0 ||
+	    !info.save_sent)
+		return;
+	if (store_user_open(s->svc->store, s->user, &u, &e) < 0 ||
+	    store_deliver(u, "Sent", msg->data + s->txn.return_path_len,
+	                  msg->len - s->txn.return_path_len, STORE_FLAG_SEEN,
+	                  &uid, &e) < 0)
+		conn_log(s->c, LOG_LVL_WARN, "save_sent failed id=%s: %s",
+		         s->txn.id, e.msg);
+	if (u != NULL)
+		store_user_close(&u);
+}
+
+/*
  * Delivers to every recipient, stopping at the first failure.  Plain SMTP
  * DATA has one reply for all recipients (LMTP has one per recipient), so a
  * failure after some deliveries makes the sender retry all of them and the
@@ -141,9 +204,19 @@ smtp_data_deliver(struct smtp_session *s)
 			              "again later");
 		return;
 	}
+	err_clear(&e);
+	if (smtp_data_enqueue(s, &e) < 0) {
+		conn_log(s->c, LOG_LVL_ERROR, "queueing failed id=%s: %s: %s",
+		         t->id, err_kind_name(e.kind), e.msg);
+		smtp_reply(s, "451 4.3.0 Cannot queue the message, try again "
+		              "later");
+		return;
+	}
 	conn_log(s->c, LOG_LVL_INFO,
-	         "accepted id=%s from=<%s> rcpts=%zu size=%llu", t->id, t->from,
-	         t->nusers, (unsigned long long)t->body.size);
+	         "accepted id=%s from=<%s> rcpts=%zu size=%llu queued=%zu",
+	         t->id, t->from, t->nusers, (unsigned long long)t->body.size,
+	         t->out.nrcpts);
+	smtp_data_save_sent(s);
 	smtp_reply(s, "250 2.0.0 Ok: queued as %s", t->id);
 }
 
@@ -165,6 +238,13 @@ smtp_data_finish(struct smtp_session *s)
 		         s->txn.id, (unsigned long long)b->size,
 		         (unsigned long long)b->max);
 		smtp_reply(s, "552 5.3.4 Message too big");
+	} else if (!smtp_sender_header_is_allowed(s, b->msg.data, b->msg.len)) {
+		conn_log(s->c, LOG_LVL_INFO, "rejected id=%s: From: not owned",
+		         s->txn.id);
+		smtp_reply(s,
+		           "553 5.7.1 From: header address not owned by "
+		           "user %s",
+		           s->user);
 	} else if (b->nomem) {
 		conn_log(s->c, LOG_LVL_ERROR, "rejected id=%s: out of memory",
 		         s->txn.id);

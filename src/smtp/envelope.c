@@ -133,6 +133,12 @@ smtp_cmd_mail(struct smtp_session *s, const char *arg, size_t len)
 		 */
 		smtp_reply_error(s, "553 5.6.7 Non-ASCII address requires "
 		                    "SMTPUTF8");
+	} else if (!smtp_sender_is_allowed(s, a.addr)) {
+		/* RFC 3463 X.7.1: not authorized to send as that address. */
+		smtp_reply_error(s,
+		                 "553 5.7.1 <%s>: Sender address not owned by "
+		                 "user %s",
+		                 a.addr, s->user);
 	} else if (a.has_size && a.size > s->cfg->max_message_size) {
 		/* RFC 1870 6.1: refuse early what will not fit. */
 		smtp_reply(s, "552 5.3.4 Message size exceeds fixed limit");
@@ -181,17 +187,8 @@ smtp_rcpt_refuse(struct smtp_session *s, const char *addr, const struct err *e)
 		           addr);
 		return;
 	case ERR_PERM:
-		/*
-		 * Not a local domain.  The MX never relays.  An authenticated
-		 * submission client may send anywhere, but the outbound queue
-		 * is not built yet, so that is a temporary failure for now.
-		 */
-		if (s->user != NULL)
-			smtp_reply(s, "451 4.3.0 Delivery to remote domains is "
-			              "not available yet");
-		else
-			smtp_reply(s, "554 5.7.1 <%s>: Relay access denied",
-			           addr);
+		/* Not a local domain, and the MX never relays. */
+		smtp_reply(s, "554 5.7.1 <%s>: Relay access denied", addr);
 		return;
 	default:
 		r = smtp_reply_for_err(e->kind);
@@ -200,6 +197,60 @@ smtp_rcpt_refuse(struct smtp_session *s, const char *addr, const struct err *e)
 		smtp_reply(s, "%d %s %s", r.code, r.esc, r.text);
 		return;
 	}
+}
+
+/*
+ * Accepts a local recipient: the users its address expands to (aliases,
+ * catch-all) join the delivery list.  Takes addr and users.
+ */
+static void
+smtp_rcpt_local(struct smtp_session *s, char *addr, char **users, size_t n)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (rc == 0)
+			rc = smtp_txn_add_user(&s->txn, users[i]);
+		else
+			free(users[i]);
+	}
+	free(users);
+	if (rc < 0) {
+		smtp_reply(s, "451 4.3.0 Out of memory, try again later");
+		free(addr);
+		return;
+	}
+	if (s->txn.first_rcpt == NULL)
+		s->txn.first_rcpt = addr;
+	else
+		free(addr);
+	s->txn.nrcpts++;
+	smtp_session_set_state(s, SMTP_STATE_RCPT);
+	smtp_reply(s, "250 2.1.5 Ok");
+}
+
+/* Accepts a remote recipient of a submission for the outbound queue. */
+static void
+smtp_rcpt_remote(struct smtp_session *s, const char *addr)
+{
+	struct smtp_queue_msg *out = &s->txn.out;
+
+	for (size_t i = 0; i < out->nrcpts; i++) {
+		if (strcmp(out->rcpts[i].addr, addr) == 0) {
+			s->txn.nrcpts++;
+			smtp_reply(s, "250 2.1.5 Ok");
+			return;
+		}
+	}
+	if (smtp_queue_msg_add_rcpt(out, addr, NULL, 0) < 0) {
+		smtp_reply(s, "451 4.3.0 Out of memory, try again later");
+		return;
+	}
+	if (s->txn.first_rcpt == NULL)
+		s->txn.first_rcpt = strdup(addr);
+	s->txn.nrcpts++;
+	smtp_session_set_state(s, SMTP_STATE_RCPT);
+	smtp_reply(s, "250 2.1.5 Ok");
 }
 
 /* RFC 5321 4.5.1: "Postmaster" without a domain means ours. */
@@ -224,7 +275,8 @@ smtp_cmd_rcpt(struct smtp_session *s, const char *arg, size_t len)
 	struct smtp_rcpt_args a;
 	enum smtp_parse r;
 	struct err e;
-	char *user, *addr;
+	char **users, *addr;
+	size_t nusers;
 
 	if ((r = smtp_addr_parse_rcpt(arg, len, &a)) != SMTP_PARSE_OK) {
 		smtp_reply_parse(s, r, true);
@@ -237,7 +289,7 @@ smtp_cmd_rcpt(struct smtp_session *s, const char *arg, size_t len)
 		return;
 	}
 	/* RFC 5321 4.5.3.1.10: 452 for too many recipients. */
-	if (s->txn.nrcpts >= SMTP_MAX_RCPTS) {
+	if (s->txn.nrcpts >= s->cfg->max_recipients) {
 		smtp_reply(s, "452 4.5.3 Too many recipients");
 		free(a.addr);
 		return;
@@ -247,23 +299,17 @@ smtp_cmd_rcpt(struct smtp_session *s, const char *arg, size_t len)
 		return;
 	}
 	err_clear(&e);
-	if (auth_resolve_rcpt(s->svc->auth, addr, &user, &e) < 0) {
-		smtp_rcpt_refuse(s, addr, &e);
+	if (auth_resolve_rcpt_all(s->svc->auth, addr, &users, &nusers, &e) <
+	    0) {
+		/* An authenticated client may send anywhere: queue it. */
+		if (e.kind == ERR_PERM && s->user != NULL)
+			smtp_rcpt_remote(s, addr);
+		else
+			smtp_rcpt_refuse(s, addr, &e);
 		free(addr);
 		return;
 	}
-	if (smtp_txn_add_user(&s->txn, user) < 0) {
-		smtp_reply(s, "451 4.3.0 Out of memory, try again later");
-		free(addr);
-		return;
-	}
-	if (s->txn.first_rcpt == NULL)
-		s->txn.first_rcpt = addr;
-	else
-		free(addr);
-	s->txn.nrcpts++;
-	smtp_session_set_state(s, SMTP_STATE_RCPT);
-	smtp_reply(s, "250 2.1.5 Ok");
+	smtp_rcpt_local(s, addr, users, nusers);
 }
 
 void

@@ -104,6 +104,7 @@ smtp_txn_reset(struct smtp_session *s)
 		free(t->users[i]);
 	free(t->users);
 	free(t->first_rcpt);
+	smtp_queue_msg_free(&t->out);
 	smtp_body_free(&t->body);
 	memset(t, 0, sizeof(*t));
 	smtp_body_init(&t->body, s->cfg->max_message_size);

@@ -16,10 +16,9 @@
 #include "net/conn.h"
 #include "proto/services.h"
 #include "smtp/body.h"
+#include "smtp/queue.h"
 #include "util/err.h"
 
-/* Recipients per message.  To become the config key max_recipients. */
-#define SMTP_MAX_RCPTS 100
 /*
  * Bad commands (syntax, sequence, unknown, failed AUTH) before the
  * connection is dropped with 421.  To become the config key
@@ -59,6 +58,12 @@ struct smtp_txn {
 	char *first_rcpt; /* the first accepted RCPT address, for Received */
 	struct smtp_body body;
 	char id[17]; /* queue id, 16 hex digits, set at DATA */
+	/*
+	 * Remote recipients of an authenticated submission, to be queued
+	 * (only rcpts is used until the end of DATA).
+	 */
+	struct smtp_queue_msg out;
+	size_t return_path_len; /* bytes of the Return-Path: line in body */
 };
 
 struct smtp_session {
@@ -127,6 +132,13 @@ void smtp_cmd_auth(struct smtp_session *s, const char *arg, size_t len);
 void smtp_auth_line(struct smtp_session *s, char *line, size_t len);
 /* Wipes and frees what an unfinished AUTH exchange holds. */
 void smtp_auth_reset(struct smtp_session *s);
+
+/* sender.c: sender_must_match for authenticated submission. */
+/* True if the logged-in user may use addr as MAIL FROM (always on MX). */
+bool smtp_sender_is_allowed(struct smtp_session *s, const char *addr);
+/* True if every From: address of the message (len bytes) is the user's. */
+bool smtp_sender_header_is_allowed(struct smtp_session *s, const char *msg,
+                                   size_t len);
 
 /* data.c */
 void smtp_cmd_data(struct smtp_session *s, const char *arg, size_t len);

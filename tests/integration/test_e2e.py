@@ -109,7 +109,10 @@ def test_curl_as_a_real_client(server, tmp_path):
     """curl sends over submission (STARTTLS + AUTH) and reads over IMAPS
     and POP3S: one real client on all three protocols."""
     msg = tmp_path / "msg.eml"
-    msg.write_bytes(MESSAGE.replace(b"end to end", b"via curl"))
+    # Submission checks that From: is the logged-in user's own address.
+    msg.write_bytes(MESSAGE.replace(b"end to end", b"via curl").replace(
+        b"From: Bob <bob@remote.example>", b"From: Alice <" +
+        ALICE.encode() + b">"))
     curl(f"smtp://127.0.0.1:{server.port('submission')}", "--ssl-reqd",
          "--user", f"{ALICE}:{PASSWORD}", "--mail-from", ALICE,
          "--mail-rcpt", ALICE, "--upload-file", str(msg))
