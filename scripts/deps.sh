@@ -4,7 +4,7 @@
 set -eu
 
 PACKAGES="gcc pkg-config meson ninja-build openssl libevent-dev libssl-dev
-libsqlite3-dev libcrypt-dev libcmocka-dev python3 python3-pytest
+libsqlite3-dev libcrypt-dev libcmocka-dev zlib1g-dev python3 python3-pytest
 swaks curl fetchmail getmail6 isync"
 
 missing=""

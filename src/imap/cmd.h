@@ -13,6 +13,8 @@
 typedef void imap_cmd_fn(struct imap_session *s, const struct imap_cmd_ctx *cx);
 
 /* cmd_any.c: valid in every state */
+/* RFC 4978 (cmd_compress.c). */
+imap_cmd_fn imap_cmd_compress;
 imap_cmd_fn imap_cmd_capability, imap_cmd_noop, imap_cmd_logout, imap_cmd_id,
     imap_cmd_enable;
 

@@ -17,6 +17,9 @@ imap_capability_append(const struct imap_session *s, struct buf *out)
 	                             "LIST-STATUS STATUS=SIZE QUOTA "
 	                             "QUOTA=RES-STORAGE QUOTA=RES-MESSAGE");
 
+	if (!conn_is_compressed(s->c) &&
+	    buf_append_str(out, " COMPRESS=DEFLATE") < 0)
+		rc = -1;
 	/* RFC 7889: the largest literal the parser accepts. */
 	if (buf_printf(out, " APPENDLIMIT=%llu",
 	               (unsigned long long)s->cfg->max_message_size) < 0)

@@ -55,6 +55,7 @@ static const struct imap_cmd_def imap_cmds[] = {
     {"UNSUBSCRIBE", imap_cmd_subscribe, ST_AUTHED, 0, 1, 1},
     {"APPEND", imap_cmd_append, ST_AUTHED, 0, 2, 4},
     {"IDLE", imap_cmd_idle, ST_AUTHED, 0, 0, 0},
+    {"COMPRESS", imap_cmd_compress, ST_AUTHED, 0, 1, 1},
     {"GETQUOTA", imap_cmd_getquota, ST_AUTHED, 0, 1, 1},
     {"GETQUOTAROOT", imap_cmd_getquotaroot, ST_AUTHED, 0, 1, 1},
     {"SETQUOTA", imap_cmd_setquota, ST_AUTHED, 0, 2, 2},

@@ -20,6 +20,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <openssl/err.h>
 
+#include "net/compress.h"
 #include "net/net_private.h"
 #include "net/tls.h"
 
@@ -276,6 +277,43 @@ conn_begin_tls(struct conn *c)
 }
 
 /*
+ * Bytes not yet handed to the kernel: with compression, also those the
+ * filter has passed down to the (plain or TLS) bufferevent beneath it.
+ */
+static size_t
+conn_pending_output(const struct conn *c)
+{
+	size_t n = evbuffer_get_length(bufferevent_get_output(c->bev));
+
+	if (c->compressed)
+		n += evbuffer_get_length(
+		    bufferevent_get_output(bufferevent_get_underlying(c->bev)));
+	return n;
+}
+
+/* Stacks the DEFLATE filter once the OK to COMPRESS is out (RFC 4978 3). */
+static bool
+conn_begin_compress(struct conn *c)
+{
+	struct bufferevent *bev;
+
+	c->compress_pending = false;
+	/* Back-pressure (conn_wait_drained) looks through the filter. */
+	bufferevent_setwatermark(c->bev, EV_WRITE, CONN_OUTPUT_LOW, 0);
+	if ((bev = compress_bev_new(c->bev)) == NULL) {
+		conn_destroy(c, "cannot start compression");
+		return false;
+	}
+	c->compressed = true;
+	conn_setup_bev(c, bev);
+	conn_log(c, LOG_LVL_INFO, "compression: deflate");
+	/* Bytes the client sent right after the OK are compressed already. */
+	if (evbuffer_get_length(bufferevent_get_input(bev)) > 0)
+		bufferevent_trigger(bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
+	return true;
+}
+
+/*
  * Runs after every protocol hook: frees a connection whose goodbye has been
  * flushed, or starts TLS once the STARTTLS reply is out.  Returns false if
  * the connection is gone.
@@ -283,7 +321,7 @@ conn_begin_tls(struct conn *c)
 static bool
 conn_after_hook(struct conn *c)
 {
-	size_t pending = evbuffer_get_length(bufferevent_get_output(c->bev));
+	size_t pending = conn_pending_output(c);
 
 	if (pending > 0)
 		return true;
@@ -293,6 +331,8 @@ conn_after_hook(struct conn *c)
 	}
 	if (c->tls_pending)
 		return conn_begin_tls(c);
+	if (c->compress_pending)
+		return conn_begin_compress(c);
 	return true;
 }
 
@@ -303,7 +343,7 @@ conn_readcb(struct bufferevent *bev, void *arg)
 
 	(void)bev;
 	if (c->session == NULL || c->closing || c->tls_pending || c->jobs > 0 ||
-	    c->wait_drain)
+	    c->wait_drain || c->compress_pending)
 		return;
 	c->in_callback = true;
 	c->srv->ops[c->svc]->input(c->session);
@@ -318,8 +358,7 @@ conn_writecb(struct bufferevent *bev, void *arg)
 
 	(void)bev;
 	if (c->wait_drain && !c->closing &&
-	    evbuffer_get_length(bufferevent_get_output(c->bev)) <=
-	        CONN_OUTPUT_LOW) {
+	    conn_pending_output(c) <= CONN_OUTPUT_LOW) {
 		c->wait_drain = false;
 		c->in_callback = true;
 		c->srv->ops[c->svc]->drained(c->session);
@@ -439,7 +478,7 @@ conn_read_line(struct conn *c, size_t max, enum conn_eol eol, char **line_r,
 
 	/* No next command while the current one waits (job, drain). */
 	if (c->closing || c->tls_pending || c->handshaking || c->jobs > 0 ||
-	    c->wait_drain)
+	    c->wait_drain || c->compress_pending)
 		return CONN_LINE_MORE;
 	p = evbuffer_search_eol(in, NULL, &eol_len,
 	                        eol == CONN_EOL_CRLF_STRICT
@@ -464,7 +503,7 @@ size_t
 conn_input_len(const struct conn *c)
 {
 	if (c->closing || c->tls_pending || c->handshaking || c->jobs > 0 ||
-	    c->wait_drain)
+	    c->wait_drain || c->compress_pending)
 		return 0;
 	return evbuffer_get_length(bufferevent_get_input(c->bev));
 }
@@ -520,13 +559,32 @@ conn_output_len(const struct conn *c)
 {
 	if (c->bev == NULL)
 		return 0;
-	return evbuffer_get_length(bufferevent_get_output(c->bev));
+	return conn_pending_output(c);
+}
+
+int
+conn_compress(struct conn *c)
+{
+	if (c->compressed || c->compress_pending || c->tls_pending ||
+	    c->closing)
+		return -1;
+	c->compress_pending = true;
+	bufferevent_disable(c->bev, EV_READ);
+	return 0;
+}
+
+bool
+conn_is_compressed(const struct conn *c)
+{
+	return c->compressed;
 }
 
 int
 conn_starttls(struct conn *c)
 {
-	if (c->is_tls || c->tls_pending || c->closing || c->srv->tls == NULL)
+	/* TLS under compression would need the filter re-stacked: refuse. */
+	if (c->is_tls || c->tls_pending || c->closing || c->compressed ||
+	    c->srv->tls == NULL)
 		return -1;
 	c->tls_pending = true;
 	bufferevent_disable(c->bev, EV_READ);

@@ -136,6 +136,14 @@ int conn_starttls(struct conn *c);
 int conn_run_blocking(struct conn *c, void (*work)(void *arg),
 		      void (*done)(void *session, void *arg), void *arg);
 
+/*
+ * Asks for COMPRESS=DEFLATE (RFC 4978): once the output queued so far (the
+ * tagged OK) is sent, everything read and written is raw DEFLATE.  Returns
+ * -1 if the connection is already compressed or closing.
+ */
+int conn_compress(struct conn *c);
+bool conn_is_compressed(const struct conn *c);
+
 /* Flushes queued output, then closes.  reason goes to the log. */
 void conn_close(struct conn *c, const char *reason);
 

@@ -40,6 +40,8 @@ struct conn {
 	bool in_callback; /* a protocol hook is on the stack */
 	bool dead;	  /* socket gone, waiting for jobs to finish */
 	bool wait_drain;  /* conn_wait_drained() asked for ops->drained() */
+	bool compress_pending; /* conn_compress() asked, output draining */
+	bool compressed;       /* a DEFLATE filter is on the bufferevent */
 	unsigned jobs;	  /* conn_run_blocking() jobs not yet done */
 	const char *close_reason;
 	char remote[INET6_ADDRSTRLEN];
