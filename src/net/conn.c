@@ -102,11 +102,12 @@ conn_refuse(struct listener *l, int fd, const char *remote, const char *why)
 	const struct proto_ops *ops = l->srv->ops[l->svc];
 	struct log_ctx ctx = {service_name(l->svc), 0, remote, NULL};
 
+	/* Logged first: whoever sees the connection close finds the reason. */
+	log_event(LOG_LVL_WARN, &ctx, "refused: %s", why);
 	if (ops->busy_reply != NULL && !service_is_implicit_tls(l->svc))
 		(void)!send(fd, ops->busy_reply, strlen(ops->busy_reply),
 		            MSG_DONTWAIT | MSG_NOSIGNAL);
 	close(fd);
-	log_event(LOG_LVL_WARN, &ctx, "refused: %s", why);
 }
 
 static void
