@@ -4,8 +4,9 @@
 set -eu
 
 PACKAGES="gcc pkg-config meson ninja-build openssl libevent-dev libssl-dev
-libsqlite3-dev libcrypt-dev libcmocka-dev zlib1g-dev python3 python3-pytest
-swaks curl fetchmail getmail6 isync"
+libsqlite3-dev libcrypt-dev libcmocka-dev zlib1g-dev libunbound-dev python3
+python3-pytest
+swaks curl fetchmail getmail6 isync offlineimap3 neomutt"
 
 missing=""
 for p in $PACKAGES; do

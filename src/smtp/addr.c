@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "smtp/queue.h"
 #include "util/buf.h"
 
 /* A forward-only cursor over (pointer, length). */
@@ -374,6 +375,118 @@ parse_size_param(const struct param *p, struct smtp_mail_args *a)
 	return SMTP_PARSE_OK;
 }
 
+bool
+smtp_addr_xtext_is_valid(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch == '+') {
+			/* hexchar = "+" 2(%x30-39 / %x41-46), upper case only
+			 */
+			if (n - i < 3 ||
+			    !strchr("0123456789ABCDEF", s[i + 1]) ||
+			    !strchr("0123456789ABCDEF", s[i + 2]) ||
+			    s[i + 1] == '\0' || s[i + 2] == '\0')
+				return false;
+			i += 2;
+		} else if (ch < 33 || ch > 126 || ch == '=') {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* RET=FULL|HDRS and ENVID=xtext (RFC 3461 4.3, 4.4), each at most once. */
+static enum smtp_parse
+parse_dsn_mail_param(const struct param *p, struct smtp_mail_args *a)
+{
+	if (param_is(p, "RET")) {
+		if (p->val == NULL || a->has_ret)
+			return SMTP_PARSE_BAD_VALUE;
+		if (value_is(p, "HDRS"))
+			a->ret_hdrs = true;
+		else if (!value_is(p, "FULL"))
+			return SMTP_PARSE_BAD_VALUE;
+		a->has_ret = true;
+		return SMTP_PARSE_OK;
+	}
+	if (param_is(p, "ENVID")) {
+		if (p->val == NULL || a->envid != NULL ||
+		    p->vallen > SMTP_ADDR_ENVID_MAX ||
+		    !smtp_addr_xtext_is_valid(p->val, p->vallen))
+			return SMTP_PARSE_BAD_VALUE;
+		a->envid = strndup(p->val, p->vallen);
+		return a->envid != NULL ? SMTP_PARSE_OK : SMTP_PARSE_NOMEM;
+	}
+	return SMTP_PARSE_UNKNOWN;
+}
+
+/*
+ * NOTIFY=NEVER or a comma list of SUCCESS, FAILURE, DELAY (RFC 3461 4.1):
+ * NEVER stands alone, no keyword twice.
+ */
+static enum smtp_parse
+parse_notify_param(const struct param *p, struct smtp_rcpt_args *a)
+{
+	static const struct {
+		const char *word;
+		unsigned bit;
+	} words[] = {{"NEVER", SMTP_NOTIFY_NEVER},
+	             {"SUCCESS", SMTP_NOTIFY_SUCCESS},
+	             {"FAILURE", SMTP_NOTIFY_FAILURE},
+	             {"DELAY", SMTP_NOTIFY_DELAY}};
+	size_t i = 0;
+
+	if (p->val == NULL || a->notify != 0)
+		return SMTP_PARSE_BAD_VALUE;
+	while (i < p->vallen) {
+		size_t len = 0, w;
+
+		while (i + len < p->vallen && p->val[i + len] != ',')
+			len++;
+		for (w = 0; w < sizeof(words) / sizeof(words[0]); w++)
+			if (strlen(words[w].word) == len &&
+			    strncasecmp(p->val + i, words[w].word, len) == 0)
+				break;
+		if (w == sizeof(words) / sizeof(words[0]) ||
+		    (a->notify & words[w].bit))
+			return SMTP_PARSE_BAD_VALUE;
+		a->notify |= words[w].bit;
+		i += len + 1;
+		if (i == p->vallen) /* a trailing comma */
+			return SMTP_PARSE_BAD_VALUE;
+	}
+	if ((a->notify & SMTP_NOTIFY_NEVER) && a->notify != SMTP_NOTIFY_NEVER)
+		return SMTP_PARSE_BAD_VALUE;
+	return SMTP_PARSE_OK;
+}
+
+/* ORCPT=addr-type ";" xtext (RFC 3461 4.2), kept as given. */
+static enum smtp_parse
+parse_orcpt_param(const struct param *p, struct smtp_rcpt_args *a)
+{
+	const char *semi;
+
+	if (p->val == NULL || a->orcpt != NULL ||
+	    p->vallen > SMTP_ADDR_ORCPT_MAX ||
+	    (semi = memchr(p->val, ';', p->vallen)) == NULL || semi == p->val ||
+	    !smtp_addr_xtext_is_valid(p->val, p->vallen))
+		return SMTP_PARSE_BAD_VALUE;
+	a->orcpt = strndup(p->val, p->vallen);
+	return a->orcpt != NULL ? SMTP_PARSE_OK : SMTP_PARSE_NOMEM;
+}
+
+static enum smtp_parse
+parse_rcpt_param(const struct param *p, struct smtp_rcpt_args *a)
+{
+	if (param_is(p, "NOTIFY"))
+		return parse_notify_param(p, a);
+	if (param_is(p, "ORCPT"))
+		return parse_orcpt_param(p, a);
+	return SMTP_PARSE_UNKNOWN;
+}
+
 static enum smtp_parse
 parse_mail_param(const struct param *p, struct smtp_mail_args *a)
 {
@@ -400,7 +513,7 @@ parse_mail_param(const struct param *p, struct smtp_mail_args *a)
 	 */
 	if (param_is(p, "AUTH"))
 		return p->val != NULL ? SMTP_PARSE_OK : SMTP_PARSE_BAD_VALUE;
-	return SMTP_PARSE_UNKNOWN;
+	return parse_dsn_mail_param(p, a);
 }
 
 /*
@@ -436,10 +549,8 @@ smtp_addr_parse_mail(const char *s, size_t n, struct smtp_mail_args *a)
 			break;
 	if (more < 0)
 		r = SMTP_PARSE_SYNTAX;
-	if (r != SMTP_PARSE_OK) {
-		free(a->addr);
-		a->addr = NULL;
-	}
+	if (r != SMTP_PARSE_OK)
+		smtp_mail_args_free(a);
 	return r;
 }
 
@@ -457,13 +568,30 @@ smtp_addr_parse_rcpt(const char *s, size_t n, struct smtp_rcpt_args *a)
 	r = parse_path(&c, true, &a->addr, &a->addr_8bit);
 	if (r != SMTP_PARSE_OK)
 		return r;
-	more = next_param(&c, &p);
-	if (more != 0) {
-		free(a->addr);
-		a->addr = NULL;
-		return more < 0 ? SMTP_PARSE_SYNTAX : SMTP_PARSE_UNKNOWN;
-	}
-	return SMTP_PARSE_OK;
+	while ((more = next_param(&c, &p)) > 0)
+		if ((r = parse_rcpt_param(&p, a)) != SMTP_PARSE_OK)
+			break;
+	if (more < 0)
+		r = SMTP_PARSE_SYNTAX;
+	if (r != SMTP_PARSE_OK)
+		smtp_rcpt_args_free(a);
+	return r;
+}
+
+void
+smtp_mail_args_free(struct smtp_mail_args *a)
+{
+	free(a->addr);
+	free(a->envid);
+	a->addr = a->envid = NULL;
+}
+
+void
+smtp_rcpt_args_free(struct smtp_rcpt_args *a)
+{
+	free(a->addr);
+	free(a->orcpt);
+	a->addr = a->orcpt = NULL;
 }
 
 const char *

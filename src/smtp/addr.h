@@ -35,31 +35,51 @@ struct smtp_mail_args {
 	uint64_t size;            /* its value, UINT64_MAX if it overflowed */
 	enum smtp_body_type body; /* BODY= (RFC 6152) */
 	bool smtputf8;            /* SMTPUTF8 was given (RFC 6531 3.4) */
+	bool ret_hdrs;            /* RET=HDRS (RFC 3461 4.3) */
+	bool has_ret;             /* RET= was given */
+	char *envid;              /* ENVID= xtext as given, or NULL */
 };
+
+/* RFC 3461 4.4: ENVID is at most 100 characters; 4.2: ORCPT 500. */
+#define SMTP_ADDR_ENVID_MAX 100
+#define SMTP_ADDR_ORCPT_MAX 500
 
 struct smtp_rcpt_args {
 	char *addr; /* malloc()ed; "Postmaster" may come without a domain */
 	bool addr_8bit;
+	unsigned
+	    notify;  /* RFC 3461 NOTIFY bits (enum smtp_notify), 0 if none */
+	char *orcpt; /* ORCPT= "addr-type;xtext" as given, or NULL */
 };
 
 /*
  * Parses what follows "MAIL " on the command line: "FROM:<path>" and
- * optional ESMTP parameters (SIZE, BODY, SMTPUTF8, AUTH).  On
- * SMTP_PARSE_OK a->addr is set and owned by the caller; on any other
- * result nothing is allocated.
+ * optional ESMTP parameters (SIZE, BODY, SMTPUTF8, AUTH, and RET and
+ * ENVID of RFC 3461).  On SMTP_PARSE_OK a->addr (and a->envid if given)
+ * are owned by the caller (smtp_mail_args_free()); on any other result
+ * nothing is allocated.
  */
 enum smtp_parse smtp_addr_parse_mail(const char *s, size_t n,
                                      struct smtp_mail_args *a);
 
 /*
- * Parses what follows "RCPT " on the command line: "TO:<path>".  No RCPT
- * parameters are supported (DSN is not built), so any gives
+ * Parses what follows "RCPT " on the command line: "TO:<path>" and the
+ * RFC 3461 parameters NOTIFY and ORCPT; any other gives
  * SMTP_PARSE_UNKNOWN.  The null path is refused; "<Postmaster>" without a
- * domain is accepted (RFC 5321 4.5.1).  On SMTP_PARSE_OK a->addr is owned
- * by the caller.
+ * domain is accepted (RFC 5321 4.5.1).  On SMTP_PARSE_OK a->addr (and
+ * a->orcpt) are owned by the caller (smtp_rcpt_args_free()).
  */
 enum smtp_parse smtp_addr_parse_rcpt(const char *s, size_t n,
                                      struct smtp_rcpt_args *a);
+
+void smtp_mail_args_free(struct smtp_mail_args *a);
+void smtp_rcpt_args_free(struct smtp_rcpt_args *a);
+
+/*
+ * True if the n bytes at s are RFC 3461 4 xtext: printable ASCII except
+ * "+" and "=", or "+" and two upper-case hex digits.
+ */
+bool smtp_addr_xtext_is_valid(const char *s, size_t n);
 
 /* The domain part of an address (after the last '@'), or NULL if none. */
 const char *smtp_addr_domain(const char *addr);

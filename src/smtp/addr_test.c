@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "smtp/addr.h"
+#include "smtp/queue.h"
 
 static enum smtp_parse
 mail(const char *s, struct smtp_mail_args *a)
@@ -145,10 +146,65 @@ test_rcpt(void **state)
 	free(a.addr);
 	assert_int_equal(rcpt("TO:<bob>", &a), SMTP_PARSE_SYNTAX);
 	assert_int_equal(rcpt("TO:<>", &a), SMTP_PARSE_SYNTAX);
-	assert_int_equal(rcpt("TO:<a@b.c> NOTIFY=NEVER", &a),
-	                 SMTP_PARSE_UNKNOWN);
+	assert_int_equal(rcpt("TO:<a@b.c> FOO=BAR", &a), SMTP_PARSE_UNKNOWN);
 	assert_int_equal(rcpt("TO:<a@b.c>x", &a), SMTP_PARSE_SYNTAX);
 	assert_string_equal(smtp_addr_domain("a@b.c"), "b.c");
+}
+
+/* RFC 3461: NOTIFY and ORCPT on RCPT, RET and ENVID on MAIL. */
+static void
+test_dsn_params(void **state)
+{
+	struct smtp_rcpt_args r;
+	struct smtp_mail_args m;
+
+	(void)state;
+	assert_int_equal(rcpt("TO:<a@b.c> NOTIFY=NEVER", &r), SMTP_PARSE_OK);
+	assert_int_equal(r.notify, SMTP_NOTIFY_NEVER);
+	assert_null(r.orcpt);
+	smtp_rcpt_args_free(&r);
+	assert_int_equal(rcpt("TO:<a@b.c> NOTIFY=success,DELAY "
+	                      "ORCPT=rfc822;a+2Bx@b.c",
+	                      &r),
+	                 SMTP_PARSE_OK);
+	assert_int_equal(r.notify, SMTP_NOTIFY_SUCCESS | SMTP_NOTIFY_DELAY);
+	assert_string_equal(r.orcpt, "rfc822;a+2Bx@b.c");
+	smtp_rcpt_args_free(&r);
+	assert_int_equal(rcpt("TO:<a@b.c> NOTIFY=NEVER,SUCCESS", &r),
+	                 SMTP_PARSE_BAD_VALUE);
+	assert_int_equal(rcpt("TO:<a@b.c> NOTIFY=SUCCESS,", &r),
+	                 SMTP_PARSE_BAD_VALUE);
+	assert_int_equal(rcpt("TO:<a@b.c> NOTIFY=FAILURE,FAILURE", &r),
+	                 SMTP_PARSE_BAD_VALUE);
+	assert_int_equal(rcpt("TO:<a@b.c> NOTIFY=SOMETIMES", &r),
+	                 SMTP_PARSE_BAD_VALUE);
+	assert_int_equal(rcpt("TO:<a@b.c> ORCPT=a@b.c", &r),
+	                 SMTP_PARSE_BAD_VALUE);
+	assert_int_equal(rcpt("TO:<a@b.c> ORCPT=rfc822;a+2x", &r),
+	                 SMTP_PARSE_BAD_VALUE);
+	assert_int_equal(rcpt("TO:<a@b.c> ORCPT=rfc822;a ORCPT=rfc822;b", &r),
+	                 SMTP_PARSE_BAD_VALUE);
+	assert_int_equal(mail("FROM:<a@b.c> RET=HDRS ENVID=QQ+2B1", &m),
+	                 SMTP_PARSE_OK);
+	assert_true(m.ret_hdrs);
+	assert_string_equal(m.envid, "QQ+2B1");
+	smtp_mail_args_free(&m);
+	assert_int_equal(mail("FROM:<a@b.c> RET=FULL", &m), SMTP_PARSE_OK);
+	assert_false(m.ret_hdrs);
+	assert_null(m.envid);
+	smtp_mail_args_free(&m);
+	assert_int_equal(mail("FROM:<a@b.c> RET=ALL", &m),
+	                 SMTP_PARSE_BAD_VALUE);
+	assert_int_equal(mail("FROM:<a@b.c> RET=HDRS RET=HDRS", &m),
+	                 SMTP_PARSE_BAD_VALUE);
+	assert_int_equal(mail("FROM:<a@b.c> ENVID=a ENVID=b", &m),
+	                 SMTP_PARSE_BAD_VALUE);
+	assert_int_equal(
+	    mail("FROM:<a@b.c> ENVID=0123456789012345678901234567890123456789"
+	         "01234567890123456789012345678901234567890123456789012345678"
+	         "9X",
+	         &m),
+	    SMTP_PARSE_BAD_VALUE);
 }
 
 static void
@@ -190,6 +246,7 @@ main(void)
 	    cmocka_unit_test(test_mail_bad),
 	    cmocka_unit_test(test_mail_utf8),
 	    cmocka_unit_test(test_rcpt),
+	    cmocka_unit_test(test_dsn_params),
 	    cmocka_unit_test(test_helo),
 	    cmocka_unit_test(test_prefixes),
 	};

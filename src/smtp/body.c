@@ -11,6 +11,7 @@ smtp_body_init(struct smtp_body *b, uint64_t max)
 	b->too_big = false;
 	b->bare_eol = false;
 	b->nomem = false;
+	b->normalize = false;
 }
 
 /* Counts len + 2 bytes and appends them unless a flag already stopped us. */
@@ -37,6 +38,33 @@ body_append(struct smtp_body *b, const char *line, size_t len)
 	buf_append(&b->msg, "\r\n", 2);
 }
 
+/*
+ * Stores a line holding bare CRs or LFs as several CRLF lines.  The pieces
+ * after the first are lines to a client that ends lines in bare LF, so
+ * their dot-stuffing is removed too; none of them can end the data.
+ */
+static void
+body_append_normalized(struct smtp_body *b, const char *line, size_t len)
+{
+	size_t start = 0;
+	bool first = true;
+
+	for (size_t i = 0; i <= len; i++) {
+		if (i < len && line[i] != '\r' && line[i] != '\n')
+			continue;
+		const char *piece = line + start;
+		size_t n = i - start;
+
+		if (!first && n > 0 && piece[0] == '.') {
+			piece++;
+			n--;
+		}
+		body_append(b, piece, n);
+		first = false;
+		start = i + 1;
+	}
+}
+
 enum smtp_body_result
 smtp_body_line(struct smtp_body *b, const char *line, size_t len)
 {
@@ -53,8 +81,14 @@ smtp_body_line(struct smtp_body *b, const char *line, size_t len)
 	 * Anything else is refused at the end rather than repaired, so no
 	 * other server's reading of the stream can differ from ours.
 	 */
-	if (memchr(line, '\n', len) != NULL || memchr(line, '\r', len) != NULL)
+	if (memchr(line, '\n', len) != NULL ||
+	    memchr(line, '\r', len) != NULL) {
+		if (b->normalize) {
+			body_append_normalized(b, line, len);
+			return SMTP_BODY_MORE;
+		}
 		b->bare_eol = true;
+	}
 	body_append(b, line, len);
 	return SMTP_BODY_MORE;
 }

@@ -25,6 +25,13 @@ struct smtp_body {
 	bool too_big;   /* size passed max; msg was freed */
 	bool bare_eol;  /* a bare CR or LF was seen */
 	bool nomem;     /* an allocation failed; msg was freed */
+	/*
+	 * smtp_bare_lf = normalize: a bare CR or LF is taken as a line end
+	 * and stored as CRLF instead of setting bare_eol.  Only a CRLF "."
+	 * CRLF line still ends the data, so no smuggled end can appear.
+	 * Set after smtp_body_init() (which clears it).
+	 */
+	bool normalize;
 };
 
 enum smtp_body_result { SMTP_BODY_MORE, SMTP_BODY_END };

@@ -45,6 +45,26 @@ test_plain_and_unstuffing(void **state)
 	smtp_body_free(&b);
 }
 
+/* smtp_bare_lf = normalize: bare LF/CR become CRLF; "\n.\n" never ends. */
+static void
+test_normalize(void **state)
+{
+	struct smtp_body b;
+	const char *in = "A: 1\nB: 2\r\n\r\nx\n.\nMAIL FROM:<e@vil>\rend\n..d"
+	                 "\r\n.\r\n";
+
+	(void)state;
+	smtp_body_init(&b, 1000);
+	b.normalize = true;
+	assert_int_equal(feed(&b, in), strlen(in));
+	assert_true(smtp_body_is_ok(&b));
+	assert_string_equal(buf_cstr(&b.msg),
+	                    "A: 1\r\nB: 2\r\n\r\nx\r\n\r\nMAIL "
+	                    "FROM:<e@vil>\r\nend\r\n.d\r\n");
+	assert_int_equal(b.size, b.msg.len);
+	smtp_body_free(&b);
+}
+
 static void
 test_empty_message(void **state)
 {
@@ -125,6 +145,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_plain_and_unstuffing),
 	    cmocka_unit_test(test_empty_message),
+	    cmocka_unit_test(test_normalize),
 	    cmocka_unit_test(test_smuggling),
 	    cmocka_unit_test(test_too_big),
 	    cmocka_unit_test(test_nul_bytes_kept),

@@ -1,8 +1,10 @@
 /*
- * bounce: delivery status notifications for failed recipients, as RFC 3464
- * multipart/report messages (RFC 6522) with a human part, the
- * message/delivery-status part and the original message (or only its
- * header with RET=HDRS, RFC 3461 4.3).
+ * bounce: delivery status notifications (RFC 3464 multipart/report, RFC
+ * 6522) with a human part, the message/delivery-status part and the
+ * original message, or only its header with RET=HDRS (RFC 3461 4.3) and
+ * for the notices that are not failures (delay, success), which RFC 3461
+ * 4.3 asks to keep short.  One DSN reports one action (failed, delayed,
+ * delivered, relayed) for every recipient whose NOTIFY asks for it.
  */
 #include "smtp/queue.h"
 
@@ -28,60 +30,100 @@ bounce_date(int64_t t, char *out, size_t size)
 		snprintf(out, size, "Thu, 01 Jan 1970 00:00:00 +0000");
 }
 
-/* True if recipient rc failed and asked (or defaulted) to be told. */
+/* Per action: the Action: word, status class digit, subject, intro. */
+static const struct {
+	const char *action;
+	char cls;
+	const char *subject;
+	const char *intro;
+} dsn_texts[] = {
+    [SMTP_DSN_FAILED] = {"failed", '5', "Undelivered Mail Returned to Sender",
+                         "Your message could not be delivered to the "
+                         "following recipients:"},
+    [SMTP_DSN_DELAYED] = {"delayed", '4', "Delayed Mail (still being retried)",
+                          "Your message could not be delivered yet to the "
+                          "following recipients; it is still being "
+                          "retried:"},
+    [SMTP_DSN_DELIVERED] = {"delivered", '2', "Successful Mail Delivery Report",
+                            "Your message was delivered to the following "
+                            "recipients:"},
+    [SMTP_DSN_RELAYED] = {"relayed", '2', "Successful Mail Delivery Report",
+                          "Your message was relayed to the following "
+                          "recipients (the next server sends no further "
+                          "reports):"},
+};
+
+/* True if recipient rc is in the state kind reports and asked for it. */
 static bool
-bounce_wanted(const struct smtp_queue_rcpt *rc)
+dsn_wanted(const struct smtp_queue_rcpt *rc, enum smtp_dsn_action kind)
 {
-	if (rc->status != SMTP_RCPT_PERM)
+	if (rc->notify & SMTP_NOTIFY_NEVER)
 		return false;
-	/* RFC 3461 4.1: without NOTIFY, failures are reported. */
-	return rc->notify == 0 || (rc->notify & SMTP_NOTIFY_FAILURE);
+	switch (kind) {
+	case SMTP_DSN_FAILED:
+		/* RFC 3461 4.1: without NOTIFY, failures are reported. */
+		return rc->status == SMTP_RCPT_PERM &&
+		       (rc->notify == 0 || (rc->notify & SMTP_NOTIFY_FAILURE));
+	case SMTP_DSN_DELAYED:
+		/* RFC 3461 4.1: the default may include DELAY; ours does. */
+		return rc->status == SMTP_RCPT_TEMP &&
+		       (rc->notify == 0 || (rc->notify & SMTP_NOTIFY_DELAY));
+	case SMTP_DSN_DELIVERED:
+		return rc->status == SMTP_RCPT_OK &&
+		       (rc->notify & SMTP_NOTIFY_SUCCESS);
+	case SMTP_DSN_RELAYED:
+		/* A DSN-aware next hop took NOTIFY along: it reports. */
+		return rc->status == SMTP_RCPT_OK && !rc->dsn_passed &&
+		       (rc->notify & SMTP_NOTIFY_SUCCESS);
+	}
+	return false;
 }
 
 /*
  * The status code for a reply text such as "550 5.1.1 User unknown": its
- * enhanced code if it has a 5.x.y one, else 5.0.0 (RFC 3463).
+ * enhanced code if it has one of class cls, else cls.0.0 (RFC 3463).
  */
 static void
-bounce_status(const char *reply, char *out, size_t size)
+bounce_status(const char *reply, char cls, char *out, size_t size)
 {
 	const char *p = reply != NULL ? strchr(reply, ' ') : NULL;
 	size_t n = p != NULL ? strspn(p + 1, "0123456789.") : 0;
 
-	if (p != NULL && n >= 5 && n < size && p[1] == '5' && p[2] == '.') {
+	if (p != NULL && n >= 5 && n < size && p[1] == cls && p[2] == '.') {
 		memcpy(out, p + 1, n);
 		out[n] = '\0';
 		return;
 	}
-	snprintf(out, size, "5.0.0");
+	snprintf(out, size, "%c.0.0", cls);
 }
 
 static int
 bounce_per_rcpt(struct buf *b, const struct smtp_queue_rcpt *rc,
-                const char *remote_mta, const char *now)
+                enum smtp_dsn_action kind, const char *remote_mta,
+                const char *now)
 {
 	char status[32];
 	int r = 0;
 
-	bounce_status(rc->reply, status, sizeof(status));
+	bounce_status(rc->reply, dsn_texts[kind].cls, status, sizeof(status));
 	r |= buf_printf(b, "\r\nFinal-Recipient: rfc822; %s\r\n", rc->addr);
 	if (rc->orcpt != NULL)
 		r |= buf_printf(b, "Original-Recipient: %s\r\n", rc->orcpt);
-	r |= buf_printf(b, "Action: failed\r\nStatus: %s\r\n", status);
+	r |= buf_printf(b, "Action: %s\r\nStatus: %s\r\n",
+	                dsn_texts[kind].action, status);
 	if (remote_mta != NULL)
 		r |= buf_printf(b, "Remote-MTA: dns; %s\r\n", remote_mta);
-	r |= buf_printf(b,
-	                "Diagnostic-Code: smtp; %s\r\n"
-	                "Last-Attempt-Date: %s\r\n",
-	                rc->reply != NULL ? rc->reply : "unknown", now);
+	if (rc->reply != NULL)
+		r |= buf_printf(b, "Diagnostic-Code: smtp; %s\r\n", rc->reply);
+	r |= buf_printf(b, "Last-Attempt-Date: %s\r\n", now);
 	return r;
 }
 
 /* The human-readable part and the delivery-status part. */
 static int
 bounce_reports(struct buf *b, const struct config *cfg,
-               const struct smtp_queue_msg *m, const char *remote_mta,
-               const char *boundary, const char *now)
+               const struct smtp_queue_msg *m, enum smtp_dsn_action kind,
+               const char *remote_mta, const char *boundary, const char *now)
 {
 	char arrival[64];
 	int r = 0;
@@ -90,15 +132,14 @@ bounce_reports(struct buf *b, const struct config *cfg,
 	r |= buf_printf(b,
 	                "--%s\r\nContent-Type: text/plain; charset=us-ascii"
 	                "\r\n\r\nThis is the mail system at %s.\r\n\r\n"
-	                "Your message could not be delivered to the "
-	                "following recipients:\r\n\r\n",
-	                boundary, cfg->hostname);
+	                "%s\r\n\r\n",
+	                boundary, cfg->hostname, dsn_texts[kind].intro);
 	for (size_t i = 0; i < m->nrcpts; i++)
-		if (bounce_wanted(&m->rcpts[i]))
+		if (dsn_wanted(&m->rcpts[i], kind))
 			r |= buf_printf(b, "<%s>: %s\r\n", m->rcpts[i].addr,
 			                m->rcpts[i].reply != NULL
 			                    ? m->rcpts[i].reply
-			                    : "failed");
+			                    : dsn_texts[kind].action);
 	r |= buf_printf(b,
 	                "\r\n--%s\r\nContent-Type: message/delivery-status"
 	                "\r\n\r\nReporting-MTA: dns; %s\r\n",
@@ -107,25 +148,26 @@ bounce_reports(struct buf *b, const struct config *cfg,
 		r |= buf_printf(b, "Original-Envelope-Id: %s\r\n", m->envid);
 	r |= buf_printf(b, "Arrival-Date: %s\r\n", arrival);
 	for (size_t i = 0; i < m->nrcpts; i++)
-		if (bounce_wanted(&m->rcpts[i]))
-			r |= bounce_per_rcpt(b, &m->rcpts[i], remote_mta, now);
+		if (dsn_wanted(&m->rcpts[i], kind))
+			r |= bounce_per_rcpt(b, &m->rcpts[i], kind, remote_mta,
+			                     now);
 	return r;
 }
 
 /* The returned original: all of it, or its header (RET=HDRS). */
 static int
 bounce_original(struct buf *b, const struct smtp_queue_msg *m,
-                const char *boundary)
+                enum smtp_dsn_action kind, const char *boundary)
 {
 	const char *body = m->body.data != NULL ? m->body.data : "";
 	size_t len = m->body.len;
-	const char *end = strstr(body, "\r\n\r\n");
+	const char *end = memmem(body, len, "\r\n\r\n", 4);
+	bool hdrs = m->ret_hdrs || kind != SMTP_DSN_FAILED;
 
-	if (m->ret_hdrs && end != NULL)
+	if (hdrs && end != NULL)
 		len = (size_t)(end - body) + 2;
 	if (buf_printf(b, "\r\n--%s\r\nContent-Type: %s\r\n\r\n", boundary,
-	               m->ret_hdrs ? "text/rfc822-headers" : "message/rfc822") <
-	        0 ||
+	               hdrs ? "text/rfc822-headers" : "message/rfc822") < 0 ||
 	    buf_append(b, body, len) < 0)
 		return -1;
 	if (len > 0 && body[len - 1] != '\n' && buf_append(b, "\r\n", 2) < 0)
@@ -136,8 +178,8 @@ bounce_original(struct buf *b, const struct smtp_queue_msg *m,
 /* Builds the whole DSN message for m into b. */
 static int
 bounce_build(struct buf *b, const struct config *cfg,
-             const struct smtp_queue_msg *m, const char *remote_mta,
-             const char *id)
+             const struct smtp_queue_msg *m, enum smtp_dsn_action kind,
+             const char *remote_mta, const char *id)
 {
 	char now[64], boundary[64];
 	int r = 0;
@@ -147,7 +189,7 @@ bounce_build(struct buf *b, const struct config *cfg,
 	r |= buf_printf(b,
 	                "From: Mail Delivery System <MAILER-DAEMON@%s>\r\n"
 	                "To: <%s>\r\n"
-	                "Subject: Undelivered Mail Returned to Sender\r\n"
+	                "Subject: %s\r\n"
 	                "Date: %s\r\nMessage-ID: <%s@%s>\r\n"
 	                "Auto-Submitted: auto-replied\r\n"
 	                "MIME-Version: 1.0\r\n"
@@ -155,10 +197,10 @@ bounce_build(struct buf *b, const struct config *cfg,
 	                "report-type=delivery-status;\r\n"
 	                "\tboundary=\"%s\"\r\n\r\n"
 	                "This is a MIME-encapsulated message.\r\n\r\n",
-	                cfg->hostname, m->from, now, id, cfg->hostname,
-	                boundary);
-	r |= bounce_reports(b, cfg, m, remote_mta, boundary, now);
-	if (r != 0 || bounce_original(b, m, boundary) < 0)
+	                cfg->hostname, m->from, dsn_texts[kind].subject, now,
+	                id, cfg->hostname, boundary);
+	r |= bounce_reports(b, cfg, m, kind, remote_mta, boundary, now);
+	if (r != 0 || bounce_original(b, m, kind, boundary) < 0)
 		return -1;
 	return 0;
 }
@@ -214,18 +256,28 @@ smtp_bounce_send(const struct config *cfg, struct services *svc,
                  const char *queue_dir, const struct smtp_queue_msg *m,
                  const char *remote_mta, struct err *err)
 {
+	return smtp_dsn_send(cfg, svc, queue_dir, m, SMTP_DSN_FAILED,
+	                     remote_mta, err);
+}
+
+int
+smtp_dsn_send(const struct config *cfg, struct services *svc,
+              const char *queue_dir, const struct smtp_queue_msg *m,
+              enum smtp_dsn_action kind, const char *remote_mta,
+              struct err *err)
+{
 	struct buf dsn = BUF_INIT;
 	char id[17], *user = NULL;
 	bool any = false;
 	int rc;
 
 	for (size_t i = 0; i < m->nrcpts; i++)
-		any = any || bounce_wanted(&m->rcpts[i]);
+		any = any || dsn_wanted(&m->rcpts[i], kind);
 	/* RFC 5321 6.1 / RFC 3464: never answer the null sender. */
 	if (!any || m->from == NULL || m->from[0] == '\0')
 		return 0;
 	smtp_queue_new_id(id);
-	if (bounce_build(&dsn, cfg, m, remote_mta, id) < 0) {
+	if (bounce_build(&dsn, cfg, m, kind, remote_mta, id) < 0) {
 		buf_free(&dsn);
 		return err_set(err, ERR_TEMP, "bounce: out of memory");
 	}
@@ -240,7 +292,8 @@ smtp_bounce_send(const struct config *cfg, struct services *svc,
 		rc = 0;
 	}
 	if (rc == 0)
-		log_info("bounce id=%s for=%s to=<%s>", id, m->id, m->from);
+		log_info("dsn id=%s action=%s for=%s to=<%s>", id,
+		         dsn_texts[kind].action, m->id, m->from);
 	free(user);
 	buf_free(&dsn);
 	return rc;

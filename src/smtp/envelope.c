@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "auth/auth.h"
+#include "proto/mailuser.h"
 #include "smtp/addr.h"
 #include "util/buf.h"
 
@@ -39,7 +40,7 @@ smtp_cmd_ehlo(struct smtp_session *s, const char *arg, size_t len)
 {
 	struct buf b = BUF_INIT;
 	char size[48];
-	const char *caps[8];
+	const char *caps[10];
 	size_t n = 0;
 
 	if (!smtp_helo_set(s, arg, len, true))
@@ -51,10 +52,11 @@ smtp_cmd_ehlo(struct smtp_session *s, const char *arg, size_t len)
 	caps[n++] = "8BITMIME";
 	caps[n++] = "SMTPUTF8";
 	caps[n++] = "ENHANCEDSTATUSCODES";
+	caps[n++] = "DSN"; /* RFC 3461 */
 	if (!conn_is_tls(s->c))
 		caps[n++] = "STARTTLS";
 	if (smtp_session_auth_allowed(s))
-		caps[n++] = "AUTH PLAIN LOGIN";
+		caps[n++] = "AUTH PLAIN LOGIN SCRAM-SHA-256";
 	/* RFC 2034 3: no enhanced codes in the EHLO reply. */
 	buf_printf(&b, "250-%s\r\n", s->cfg->hostname);
 	for (size_t i = 0; i < n; i++)
@@ -145,11 +147,14 @@ smtp_cmd_mail(struct smtp_session *s, const char *arg, size_t len)
 	} else {
 		s->txn.from = a.addr;
 		s->txn.smtputf8 = a.smtputf8;
+		/* RFC 3461 4.3, 4.4: kept for the queue file and DSNs. */
+		s->txn.out.envid = a.envid;
+		s->txn.out.ret_hdrs = a.ret_hdrs;
 		smtp_session_set_state(s, SMTP_STATE_MAIL);
 		smtp_reply(s, "250 2.1.0 Ok");
 		return;
 	}
-	free(a.addr);
+	smtp_mail_args_free(&a);
 }
 
 /* Adds user to the delivery list once, however many RCPTs name it. */
@@ -200,14 +205,58 @@ smtp_rcpt_refuse(struct smtp_session *s, const char *addr, const struct err *e)
 }
 
 /*
+ * True if user is known to be at or over quota already (RFC 3463 X.2.2),
+ * so RCPT can refuse now and the sending server tells the sender.  A
+ * lookup failure answers false: the delivery after DATA decides then.
+ */
+static bool
+smtp_rcpt_over_quota(struct smtp_session *s, const char *user)
+{
+	struct store_user *u = NULL;
+	struct store_quota q;
+	struct err e;
+	bool over = false;
+
+	err_clear(&e);
+	if (mailuser_open(s->svc, user, &u, &e) < 0)
+		return false;
+	if (store_quota_get(u, &q, &e) == 0)
+		over = (q.bytes_limit != 0 && q.bytes_used >= q.bytes_limit) ||
+		       (q.messages_limit != 0 &&
+		        q.messages_used >= q.messages_limit);
+	store_user_close(&u);
+	return over;
+}
+
+static void
+smtp_free_users(char **users, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(users[i]);
+	free(users);
+}
+
+/*
  * Accepts a local recipient: the users its address expands to (aliases,
- * catch-all) join the delivery list.  Takes addr and users.
+ * catch-all) join the delivery list.  Takes addr and users.  A recipient
+ * with NOTIFY=SUCCESS is remembered for the "delivered" DSN (dsn.c).
  */
 static void
-smtp_rcpt_local(struct smtp_session *s, char *addr, char **users, size_t n)
+smtp_rcpt_local(struct smtp_session *s, char *addr, char **users, size_t n,
+                const struct smtp_rcpt_args *a)
 {
 	int rc = 0;
 
+	for (size_t i = 0; i < n; i++) {
+		if (smtp_rcpt_over_quota(s, users[i])) {
+			conn_log(s->c, LOG_LVL_INFO,
+			         "rcpt refused: %s over quota", users[i]);
+			smtp_reply(s, "552 5.2.2 <%s>: Mailbox full", addr);
+			smtp_free_users(users, n);
+			free(addr);
+			return;
+		}
+	}
 	for (size_t i = 0; i < n; i++) {
 		if (rc == 0)
 			rc = smtp_txn_add_user(&s->txn, users[i]);
@@ -215,6 +264,9 @@ smtp_rcpt_local(struct smtp_session *s, char *addr, char **users, size_t n)
 			free(users[i]);
 	}
 	free(users);
+	if (rc == 0 && (a->notify & SMTP_NOTIFY_SUCCESS))
+		rc = smtp_queue_msg_add_rcpt(&s->txn.dsn_local, addr, a->orcpt,
+		                             a->notify);
 	if (rc < 0) {
 		smtp_reply(s, "451 4.3.0 Out of memory, try again later");
 		free(addr);
@@ -231,7 +283,8 @@ smtp_rcpt_local(struct smtp_session *s, char *addr, char **users, size_t n)
 
 /* Accepts a remote recipient of a submission for the outbound queue. */
 static void
-smtp_rcpt_remote(struct smtp_session *s, const char *addr)
+smtp_rcpt_remote(struct smtp_session *s, const char *addr,
+                 const struct smtp_rcpt_args *a)
 {
 	struct smtp_queue_msg *out = &s->txn.out;
 
@@ -242,7 +295,7 @@ smtp_rcpt_remote(struct smtp_session *s, const char *addr)
 			return;
 		}
 	}
-	if (smtp_queue_msg_add_rcpt(out, addr, NULL, 0) < 0) {
+	if (smtp_queue_msg_add_rcpt(out, addr, a->orcpt, a->notify) < 0) {
 		smtp_reply(s, "451 4.3.0 Out of memory, try again later");
 		return;
 	}
@@ -285,17 +338,20 @@ smtp_cmd_rcpt(struct smtp_session *s, const char *arg, size_t len)
 	if (a.addr_8bit && !s->txn.smtputf8) {
 		smtp_reply_error(s, "553 5.6.7 Non-ASCII address requires "
 		                    "SMTPUTF8");
-		free(a.addr);
+		smtp_rcpt_args_free(&a);
 		return;
 	}
 	/* RFC 5321 4.5.3.1.10: 452 for too many recipients. */
 	if (s->txn.nrcpts >= s->cfg->max_recipients) {
 		smtp_reply(s, "452 4.5.3 Too many recipients");
-		free(a.addr);
+		smtp_rcpt_args_free(&a);
 		return;
 	}
-	if ((addr = smtp_rcpt_full_address(s, a.addr)) == NULL) {
+	addr = smtp_rcpt_full_address(s, a.addr);
+	a.addr = NULL; /* taken */
+	if (addr == NULL) {
 		smtp_reply(s, "451 4.3.0 Out of memory, try again later");
+		smtp_rcpt_args_free(&a);
 		return;
 	}
 	err_clear(&e);
@@ -303,13 +359,14 @@ smtp_cmd_rcpt(struct smtp_session *s, const char *arg, size_t len)
 	    0) {
 		/* An authenticated client may send anywhere: queue it. */
 		if (e.kind == ERR_PERM && s->user != NULL)
-			smtp_rcpt_remote(s, addr);
+			smtp_rcpt_remote(s, addr, &a);
 		else
 			smtp_rcpt_refuse(s, addr, &e);
 		free(addr);
-		return;
+	} else {
+		smtp_rcpt_local(s, addr, users, nusers, &a);
 	}
-	smtp_rcpt_local(s, addr, users, nusers);
+	smtp_rcpt_args_free(&a);
 }
 
 void

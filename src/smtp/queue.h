@@ -55,7 +55,8 @@ struct smtp_queue_rcpt {
 	unsigned notify; /* enum smtp_notify bits, 0 if not given */
 	/* Filled by a delivery attempt, not stored: */
 	enum smtp_rcpt_status status;
-	char *reply; /* the reply or failure text, malloc()ed, or NULL */
+	char *reply;     /* the reply or failure text, malloc()ed, or NULL */
+	bool dsn_passed; /* the next hop took NOTIFY (it speaks DSN) */
 };
 
 struct smtp_queue_msg {
@@ -64,8 +65,9 @@ struct smtp_queue_msg {
 	int64_t created;
 	int64_t next_attempt;
 	unsigned attempts;
-	char *envid;   /* RFC 3461 ENVID or NULL */
-	bool ret_hdrs; /* RFC 3461 RET=HDRS: bounce only the headers */
+	char *envid;         /* RFC 3461 ENVID or NULL */
+	bool ret_hdrs;       /* RFC 3461 RET=HDRS: bounce only the headers */
+	bool delay_notified; /* the delay DSN was sent (once per message) */
 	struct smtp_queue_rcpt *rcpts;
 	size_t nrcpts;
 	struct buf body; /* the message; empty if read without it */
@@ -119,8 +121,10 @@ struct smtp_queue_runner;
 /*
  * Starts the queue runner on base: loads the queue, delivers what is due,
  * and watches the directory for new files and flush requests.  cfg and svc
- * must outlive the runner.  relay_host "none" means MX delivery, which is
- * not built yet: those messages wait (and eventually bounce).
+ * must outlive the runner.  relay_host "none" means MX delivery (mx.c):
+ * the recipients are grouped by domain and each domain's MX hosts are
+ * tried in preference order; messages to one destination share an SMTP
+ * session (relay.c).
  */
 int smtp_queue_runner_new(struct event_base *base, const struct config *cfg,
                           struct services *svc, struct smtp_queue_runner **r_r,
@@ -141,5 +145,24 @@ void smtp_queue_runner_free(struct smtp_queue_runner **r);
 int smtp_bounce_send(const struct config *cfg, struct services *svc,
                      const char *queue_dir, const struct smtp_queue_msg *m,
                      const char *remote_mta, struct err *err);
+
+/* What one DSN reports (RFC 3464 2.3.3 Action). */
+enum smtp_dsn_action {
+	SMTP_DSN_FAILED,    /* status PERM, NOTIFY FAILURE or none */
+	SMTP_DSN_DELAYED,   /* status TEMP, NOTIFY DELAY or none */
+	SMTP_DSN_DELIVERED, /* status OK, NOTIFY SUCCESS: local delivery */
+	SMTP_DSN_RELAYED,   /* status OK, NOTIFY SUCCESS, !dsn_passed */
+};
+
+/*
+ * Like smtp_bounce_send() for any action: one DSN to the sender of m for
+ * the recipients the action applies to, if any; NOTIFY=NEVER silences a
+ * recipient, the null sender gets nothing.  Everything but a failure
+ * returns only the message header (RFC 3461 4.3).
+ */
+int smtp_dsn_send(const struct config *cfg, struct services *svc,
+                  const char *queue_dir, const struct smtp_queue_msg *m,
+                  enum smtp_dsn_action kind, const char *remote_mta,
+                  struct err *err);
 
 #endif

@@ -4,7 +4,8 @@
  * Header lines, in this order (unknown keys are an error, so a file from a
  * newer version is not half understood):
  *   version 1 | created T | attempts N | next T | from ADDR | envid X |
- *   ret hdrs | rcpt ADDR | notify BITS | orcpt X
+ *   ret hdrs | warned 1 | rcpt ADDR | notify BITS | orcpt X
+ * ("warned 1": the delay DSN was sent.)
  * notify and orcpt apply to the rcpt line before them.
  */
 #include "smtp/queue.h"
@@ -122,6 +123,8 @@ queue_header(const struct smtp_queue_msg *m, struct buf *b)
 		rc |= buf_printf(b, "envid %s\n", m->envid);
 	if (m->ret_hdrs)
 		rc |= buf_printf(b, "ret hdrs\n");
+	if (m->delay_notified)
+		rc |= buf_printf(b, "warned 1\n");
 	for (size_t i = 0; i < m->nrcpts; i++) {
 		const struct smtp_queue_rcpt *r = &m->rcpts[i];
 
@@ -236,6 +239,8 @@ queue_parse_line(struct smtp_queue_msg *m, char *line)
 		return (m->envid = strdup(v)) != NULL ? 0 : -1;
 	else if (strcmp(line, "ret") == 0)
 		m->ret_hdrs = strcmp(v, "hdrs") == 0;
+	else if (strcmp(line, "warned") == 0)
+		m->delay_notified = strcmp(v, "1") == 0;
 	else if (strcmp(line, "rcpt") == 0)
 		return m->nrcpts < SMTP_QUEUE_RCPTS_MAX
 		           ? smtp_queue_msg_add_rcpt(m, v, NULL, 0)

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/inotify.h>
 #include <sys/queue.h>
 #include <time.h>
@@ -21,6 +22,8 @@
 #include <event2/event.h>
 
 #include "net/client.h"
+#include "smtp/addr.h"
+#include "smtp/mx.h"
 #include "smtp/relay.h"
 #include "util/log.h"
 
@@ -32,11 +35,33 @@
 #define SMTP_QUEUE_RETRY_MAX 3600
 /* The directory is rescanned at least this often (seconds). */
 #define SMTP_QUEUE_SCAN_MAX 300
+/* The SMTP port of MX hosts (RFC 5321 4.5.4.1 ... port 25). */
+#define SMTP_QUEUE_MX_PORT 25
+
+struct queue_job;
+
+/* The recipients of a job that go to one destination (domain or relay). */
+struct queue_leg {
+	struct queue_job *j;
+	char *domain; /* NULL: the relay_host */
+	bool *mine;   /* per recipient of j->m */
+	struct smtp_mx_query *q;
+};
 
 struct queue_job {
 	LIST_ENTRY(queue_job) entry;
 	struct smtp_queue_runner *qr;
 	struct smtp_queue_msg m;
+	struct queue_leg *legs;
+	size_t nlegs;
+	size_t pending; /* legs not settled yet */
+};
+
+/* An open connection to a destination, shared by the jobs going there. */
+struct queue_dest {
+	LIST_ENTRY(queue_dest) entry;
+	struct smtp_queue_runner *qr;
+	char *key; /* the domain, or "" for the relay_host */
 	struct smtp_relay *relay;
 };
 
@@ -51,10 +76,14 @@ struct smtp_queue_runner {
 	int inotify_fd;
 	SSL_CTX *tls;
 	struct evdns_base *dns;
-	char *relay_host; /* NULL: MX delivery (not built yet) */
+	char *relay_host; /* NULL: MX delivery */
 	int relay_port;
+	struct smtp_mx *mx; /* NULL with relay_host, or if unavailable */
+	char mx_error[256]; /* why mx is NULL without relay_host */
+	int mx_port;
 	LIST_HEAD(, queue_job) jobs;
 	size_t njobs;
+	LIST_HEAD(, queue_dest) dests;
 };
 
 static void queue_job_done(void *arg);
@@ -85,21 +114,168 @@ queue_in_flight(struct smtp_queue_runner *qr, const char *id)
 static void
 queue_job_free(struct queue_job *j)
 {
-	smtp_relay_free(&j->relay);
+	for (size_t i = 0; i < j->nlegs; i++) {
+		smtp_mx_cancel(&j->legs[i].q);
+		free(j->legs[i].domain);
+		free(j->legs[i].mine);
+	}
+	free(j->legs);
 	smtp_queue_msg_free(&j->m);
 	free(j);
 }
 
-/* Settles every recipient as a temporary failure and finishes the job. */
+/* One leg is settled; the last one finishes the job. */
 static void
-queue_job_defer(struct queue_job *j, const char *why)
+queue_leg_done(void *arg)
 {
-	for (size_t i = 0; i < j->m.nrcpts; i++) {
-		j->m.rcpts[i].status = SMTP_RCPT_TEMP;
-		free(j->m.rcpts[i].reply);
-		j->m.rcpts[i].reply = strdup(why);
+	struct queue_leg *l = arg;
+
+	if (--l->j->pending == 0)
+		queue_job_done(l->j);
+}
+
+/* Settles the leg's open recipients with reply (4xx or 5xx) and ends it. */
+static void
+queue_leg_settle(struct queue_leg *l, const char *reply)
+{
+	struct smtp_queue_msg *m = &l->j->m;
+
+	for (size_t i = 0; i < m->nrcpts; i++) {
+		if (!l->mine[i] || m->rcpts[i].status != SMTP_RCPT_PENDING)
+			continue;
+		m->rcpts[i].status =
+		    reply[0] == '5' ? SMTP_RCPT_PERM : SMTP_RCPT_TEMP;
+		free(m->rcpts[i].reply);
+		m->rcpts[i].reply = strdup(reply);
 	}
-	queue_job_done(j);
+	queue_leg_done(l);
+}
+
+static void
+queue_dest_closed(void *arg)
+{
+	struct queue_dest *d = arg;
+
+	LIST_REMOVE(d, entry);
+	log_info("relay dest=%s closed after %u messages",
+	         d->key[0] != '\0' ? d->key : d->qr->relay_host,
+	         smtp_relay_count(d->relay));
+	smtp_relay_free(&d->relay);
+	free(d->key);
+	free(d);
+}
+
+/*
+ * The open connection for key, or a new one to hosts: several messages to
+ * one destination share a session (connection reuse).
+ */
+static struct smtp_relay *
+queue_dest_get(struct smtp_queue_runner *qr, const char *key,
+               const char *const *hosts, size_t nhosts, int port)
+{
+	struct smtp_relay_params p = {
+	    qr->base, qr->dns, qr->tls, qr->cfg->hostname, hosts, nhosts, port};
+	struct queue_dest *d;
+	struct err e;
+
+	LIST_FOREACH(d, &qr->dests, entry)
+	if (strcmp(d->key, key) == 0 && smtp_relay_is_open(d->relay))
+		return d->relay;
+	err_clear(&e);
+	if ((d = calloc(1, sizeof(*d))) == NULL ||
+	    (d->key = strdup(key)) == NULL ||
+	    smtp_relay_new(&p, queue_dest_closed, d, &d->relay, &e) < 0) {
+		log_warn("queue: cannot connect to %s: %s", hosts[0], e.msg);
+		if (d != NULL)
+			free(d->key);
+		free(d);
+		return NULL;
+	}
+	d->qr = qr;
+	LIST_INSERT_HEAD(&qr->dests, d, entry);
+	return d->relay;
+}
+
+/* Hands the leg to the connection for its destination. */
+static void
+queue_leg_send(struct queue_leg *l, const char *const *hosts, size_t nhosts,
+               int port)
+{
+	struct smtp_queue_runner *qr = l->j->qr;
+	struct smtp_relay *r = queue_dest_get(
+	    qr, l->domain != NULL ? l->domain : "", hosts, nhosts, port);
+
+	if (r == NULL ||
+	    smtp_relay_add(r, &l->j->m, l->mine, queue_leg_done, l) < 0)
+		queue_leg_settle(l, "451 4.4.1 cannot start a connection");
+}
+
+static void
+queue_leg_mx_done(void *arg, const struct smtp_mx_result *res)
+{
+	struct queue_leg *l = arg;
+
+	l->q = NULL; /* the query is over */
+	if (res->status != SMTP_MX_OK) {
+		queue_leg_settle(l, res->why);
+		return;
+	}
+	queue_leg_send(l, (const char *const *)res->addrs, res->naddrs,
+	               l->j->qr->mx_port);
+}
+
+static void
+queue_leg_start(struct queue_leg *l)
+{
+	struct smtp_queue_runner *qr = l->j->qr;
+	const char *host = qr->relay_host;
+	struct buf b = BUF_INIT;
+	struct err e;
+
+	if (qr->relay_host != NULL) {
+		queue_leg_send(l, &host, 1, qr->relay_port);
+		return;
+	}
+	err_clear(&e);
+	if (qr->mx == NULL ||
+	    smtp_mx_lookup(qr->mx, l->domain, queue_leg_mx_done, l, &l->q, &e) <
+	        0) {
+		buf_printf(&b, "451 4.4.3 MX delivery unavailable: %s",
+		           qr->mx == NULL ? qr->mx_error : e.msg);
+		queue_leg_settle(l, buf_cstr(&b));
+		buf_free(&b);
+	}
+}
+
+/* Splits the recipients into legs: one per domain, or one for relay_host. */
+static int
+queue_job_legs(struct queue_job *j)
+{
+	struct smtp_queue_msg *m = &j->m;
+	bool by_domain = j->qr->relay_host == NULL;
+
+	if ((j->legs = calloc(m->nrcpts + 1, sizeof(*j->legs))) == NULL)
+		return -1;
+	for (size_t i = 0; i < m->nrcpts; i++) {
+		const char *dom = smtp_addr_domain(m->rcpts[i].addr);
+		struct queue_leg *l = NULL;
+
+		dom = dom != NULL ? dom : "";
+		for (size_t k = 0; k < j->nlegs && l == NULL; k++)
+			if (!by_domain ||
+			    strcasecmp(j->legs[k].domain, dom) == 0)
+				l = &j->legs[k];
+		if (l == NULL) {
+			l = &j->legs[j->nlegs++];
+			l->j = j;
+			l->mine = calloc(m->nrcpts + 1, sizeof(bool));
+			l->domain = by_domain ? strdup(dom) : NULL;
+			if (l->mine == NULL || (by_domain && l->domain == NULL))
+				return -1;
+		}
+		l->mine[i] = true;
+	}
+	return 0;
 }
 
 /* Starts delivering message id (already known to be due). */
@@ -107,9 +283,6 @@ static void
 queue_job_start(struct smtp_queue_runner *qr, const char *id)
 {
 	struct queue_job *j = calloc(1, sizeof(*j));
-	struct smtp_relay_params p = {qr->base,       qr->dns,
-	                              qr->tls,        qr->cfg->hostname,
-	                              qr->relay_host, qr->relay_port};
 	struct err e;
 
 	err_clear(&e);
@@ -120,16 +293,19 @@ queue_job_start(struct smtp_queue_runner *qr, const char *id)
 		return;
 	}
 	j->qr = qr;
-	LIST_INSERT_HEAD(&qr->jobs, j, entry);
-	qr->njobs++;
-	if (qr->relay_host == NULL) {
-		/* The real feature needs an asynchronous MX resolver. */
-		queue_job_defer(j, "451 4.4.3 MX delivery is not built yet; "
-		                   "set relay_host");
+	if (queue_job_legs(j) < 0) {
+		log_warn("queue: out of memory for %s", id);
+		queue_job_free(j);
 		return;
 	}
-	if (smtp_relay_start(&p, &j->m, queue_job_done, j, &j->relay, &e) < 0)
-		queue_job_defer(j, "451 4.4.1 cannot start a connection");
+	LIST_INSERT_HEAD(&qr->jobs, j, entry);
+	qr->njobs++;
+	/* One extra count, so a leg settled at once cannot end the job. */
+	j->pending = j->nlegs + 1;
+	for (size_t i = 0; i < j->nlegs; i++)
+		queue_leg_start(&j->legs[i]);
+	if (--j->pending == 0)
+		queue_job_done(j);
 }
 
 /* Starts id if it is due (or flush); otherwise notes when it will be. */
@@ -259,8 +435,13 @@ queue_job_expire(struct queue_job *j, time_t now)
 	}
 }
 
+/*
+ * The log lines of an attempt, one per recipient, collected in out and
+ * written once the queue file says the same (tests and operators read
+ * "status=deferred" as "the retry is scheduled").
+ */
 static void
-queue_job_log(const struct queue_job *j)
+queue_job_log(const struct queue_job *j, struct buf *out)
 {
 	static const char *const names[] = {"pending", "sent", "deferred",
 	                                    "bounced"};
@@ -268,12 +449,24 @@ queue_job_log(const struct queue_job *j)
 	for (size_t i = 0; i < j->m.nrcpts; i++) {
 		const struct smtp_queue_rcpt *rc = &j->m.rcpts[i];
 
-		log_info("queue id=%s to=<%s> relay=%s status=%s reply=%s",
-		         j->m.id, rc->addr,
-		         j->qr->relay_host != NULL ? j->qr->relay_host : "mx",
-		         names[rc->status],
-		         rc->reply != NULL ? rc->reply : "-");
+		buf_printf(out,
+		           "%squeue id=%s to=<%s> relay=%s status=%s "
+		           "reply=%s",
+		           i > 0 ? "\n" : "", j->m.id, rc->addr,
+		           j->qr->relay_host != NULL ? j->qr->relay_host : "mx",
+		           names[rc->status],
+		           rc->reply != NULL ? rc->reply : "-");
 	}
+}
+
+static void
+queue_log_lines(struct buf *lines)
+{
+	char *save = NULL;
+
+	for (char *l = strtok_r(lines->data, "\n", &save); l != NULL;
+	     l = strtok_r(NULL, "\n", &save))
+		log_info("%s", l);
 }
 
 /* Keeps only the recipients to try again; returns how many. */
@@ -319,6 +512,37 @@ queue_job_reschedule(struct queue_job *j, time_t now)
 	queue_arm(qr, (time_t)m->next_attempt);
 }
 
+/*
+ * The DSNs an attempt calls for: failures, "relayed" for NOTIFY=SUCCESS
+ * recipients handed to a server without DSN, and once per message the
+ * delay notice after delay_warning_time.
+ */
+static void
+queue_job_notify(struct queue_job *j, time_t now)
+{
+	static const enum smtp_dsn_action kinds[] = {SMTP_DSN_FAILED,
+	                                             SMTP_DSN_RELAYED};
+	struct smtp_queue_runner *qr = j->qr;
+	struct smtp_queue_msg *m = &j->m;
+	struct err e;
+
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		err_clear(&e);
+		if (smtp_dsn_send(qr->cfg, qr->svc, qr->dir, m, kinds[i],
+		                  qr->relay_host, &e) < 0)
+			log_error("queue: DSN for %s failed: %s", m->id, e.msg);
+	}
+	if (m->delay_notified || qr->cfg->delay_warning_time == 0 ||
+	    now < m->created + (int64_t)qr->cfg->delay_warning_time)
+		return;
+	err_clear(&e);
+	if (smtp_dsn_send(qr->cfg, qr->svc, qr->dir, m, SMTP_DSN_DELAYED,
+	                  qr->relay_host, &e) < 0)
+		log_error("queue: delay DSN for %s failed: %s", m->id, e.msg);
+	else
+		m->delay_notified = true; /* saved by the reschedule */
+}
+
 /* An attempt is over: log, bounce, then remove or reschedule the file. */
 static void
 queue_job_done(void *arg)
@@ -326,6 +550,7 @@ queue_job_done(void *arg)
 	struct queue_job *j = arg;
 	struct smtp_queue_runner *qr = j->qr;
 	struct smtp_queue_msg meta;
+	struct buf lines = BUF_INIT;
 	time_t now = time(NULL);
 	bool deleted;
 	struct err e;
@@ -337,17 +562,17 @@ queue_job_done(void *arg)
 	          e.kind == ERR_NOTFOUND;
 	smtp_queue_msg_free(&meta);
 	queue_job_expire(j, now);
-	queue_job_log(j);
+	queue_job_log(j, &lines);
 	if (!deleted) {
-		if (smtp_bounce_send(qr->cfg, qr->svc, qr->dir, &j->m,
-		                     qr->relay_host, &e) < 0)
-			log_error("queue: bounce for %s failed: %s", j->m.id,
-			          e.msg);
+		queue_job_notify(j, now);
 		if (queue_job_keep_temp(&j->m) > 0)
 			queue_job_reschedule(j, now);
 		else if (smtp_queue_remove(qr->dir, j->m.id, &e) < 0)
 			log_error("queue: %s", e.msg);
 	}
+	if (lines.data != NULL)
+		queue_log_lines(&lines);
+	buf_free(&lines);
 	queue_job_free(j);
 }
 
@@ -380,6 +605,26 @@ bad:
 	               "relay_host = \"%s\": write host:port (e.g. "
 	               "smtp.example.net:587) or none",
 	               text);
+}
+
+/* The MX resolver, when there is no relay_host (dns_resolver, mx_port). */
+static void
+queue_mx_start(struct smtp_queue_runner *qr)
+{
+	const char *resolver = strcmp(qr->cfg->dns_resolver, "system") == 0
+	                           ? NULL
+	                           : qr->cfg->dns_resolver;
+	struct err e;
+
+	qr->mx_port =
+	    qr->cfg->mx_port > 0 ? qr->cfg->mx_port : SMTP_QUEUE_MX_PORT;
+	if (qr->relay_host != NULL)
+		return;
+	err_clear(&e);
+	if (smtp_mx_new(qr->base, resolver, &qr->mx, &e) < 0) {
+		snprintf(qr->mx_error, sizeof(qr->mx_error), "%s", e.msg);
+		log_warn("queue: %s; remote mail stays queued", e.msg);
+	}
 }
 
 /* inotify on the queue directory; without it the timer still works. */
@@ -416,6 +661,7 @@ smtp_queue_runner_new(struct event_base *base, const struct config *cfg,
 	qr->svc = svc;
 	qr->inotify_fd = -1;
 	LIST_INIT(&qr->jobs);
+	LIST_INIT(&qr->dests);
 	if (smtp_queue_dir(cfg->data_dir, &dir, err) < 0 ||
 	    queue_relay_parse(qr, cfg->relay_host, err) < 0) {
 		buf_free(&dir);
@@ -431,6 +677,7 @@ smtp_queue_runner_new(struct event_base *base, const struct config *cfg,
 		smtp_queue_runner_free(&qr);
 		return err_set(err, ERR_TEMP, "queue: out of memory");
 	}
+	queue_mx_start(qr);
 	queue_watch_start(qr);
 	queue_arm(qr, 1); /* load the queue now */
 	*r_r = qr;
@@ -444,6 +691,15 @@ smtp_queue_runner_free(struct smtp_queue_runner **rp)
 
 	if (qr == NULL)
 		return;
+	/* Connections first: they point into the jobs' messages. */
+	while (!LIST_EMPTY(&qr->dests)) {
+		struct queue_dest *d = LIST_FIRST(&qr->dests);
+
+		LIST_REMOVE(d, entry);
+		smtp_relay_free(&d->relay);
+		free(d->key);
+		free(d);
+	}
 	while (!LIST_EMPTY(&qr->jobs)) {
 		struct queue_job *j = LIST_FIRST(&qr->jobs);
 
@@ -458,6 +714,7 @@ smtp_queue_runner_free(struct smtp_queue_runner **rp)
 		event_free(qr->timer);
 	if (qr->dns != NULL)
 		evdns_base_free(qr->dns, 0);
+	smtp_mx_free(&qr->mx);
 	SSL_CTX_free(qr->tls);
 	free(qr->relay_host);
 	free(qr->dir);

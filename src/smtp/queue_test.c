@@ -35,6 +35,7 @@ fill(struct smtp_queue_msg *m)
 	m->attempts = 2;
 	m->envid = strdup("env-1");
 	m->ret_hdrs = true;
+	m->delay_notified = true;
 	assert_int_equal(smtp_queue_msg_add_rcpt(m, "bob@remote.example",
 	                                         "rfc822;bob@remote.example",
 	                                         SMTP_NOTIFY_FAILURE),
@@ -62,6 +63,7 @@ test_round_trip(void **state)
 	assert_int_equal(r.attempts, 2);
 	assert_string_equal(r.envid, "env-1");
 	assert_true(r.ret_hdrs);
+	assert_true(r.delay_notified);
 	assert_int_equal(r.nrcpts, 2);
 	assert_string_equal(r.rcpts[0].addr, "bob@remote.example");
 	assert_string_equal(r.rcpts[0].orcpt, "rfc822;bob@remote.example");

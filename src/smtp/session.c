@@ -105,6 +105,7 @@ smtp_txn_reset(struct smtp_session *s)
 	free(t->users);
 	free(t->first_rcpt);
 	smtp_queue_msg_free(&t->out);
+	smtp_queue_msg_free(&t->dsn_local);
 	smtp_body_free(&t->body);
 	memset(t, 0, sizeof(*t));
 	smtp_body_init(&t->body, s->cfg->max_message_size);
@@ -195,6 +196,19 @@ smtp_session_command(struct smtp_session *s, const char *line, size_t len)
 	}
 	cmd->fn(s, copy, alen);
 	free(copy);
+	/*
+	 * data.c starts a fresh body at DATA; the smtp_bare_lf mode is
+	 * applied to it here, before the first line arrives.
+	 */
+	if (s->state == SMTP_STATE_DATA)
+		s->txn.body.normalize = smtp_session_normalizes_bare_lf(s);
+}
+
+bool
+smtp_session_normalizes_bare_lf(const struct smtp_session *s)
+{
+	return s->cfg->smtp_bare_lf != NULL &&
+	       strcmp(s->cfg->smtp_bare_lf, "normalize") == 0;
 }
 
 static void
@@ -226,7 +240,9 @@ smtp_input(void *arg)
 
 	if (max < SMTP_COMMAND_LINE_MIN)
 		max = SMTP_COMMAND_LINE_MIN;
-	while (s->state != SMTP_STATE_CLOSED && s->state != SMTP_STATE_TLS) {
+	/* While a password is checked on a worker, lines wait (auth.c). */
+	while (s->state != SMTP_STATE_CLOSED && s->state != SMTP_STATE_TLS &&
+	       s->auth_step != SMTP_AUTH_VERIFYING) {
 		enum conn_eol eol = s->state == SMTP_STATE_DATA
 		                        ? CONN_EOL_CRLF_STRICT
 		                        : CONN_EOL_LF_OR_CRLF;

@@ -41,11 +41,15 @@ enum smtp_state {
 
 #define SMTP_ST(x) (1u << (x))
 
+struct sasl_scram_run;
+
 enum smtp_auth_step {
 	SMTP_AUTH_NONE,
 	SMTP_AUTH_PLAIN,      /* waiting for the PLAIN message */
 	SMTP_AUTH_LOGIN_USER, /* waiting for the LOGIN user name */
 	SMTP_AUTH_LOGIN_PASS, /* waiting for the LOGIN password */
+	SMTP_AUTH_SCRAM,      /* waiting for a SCRAM-SHA-256 response */
+	SMTP_AUTH_VERIFYING,  /* password check on a worker: read nothing */
 };
 
 /* One mail transaction (RFC 5321 3.3), reset by RSET, EHLO, end of DATA. */
@@ -64,6 +68,11 @@ struct smtp_txn {
 	 */
 	struct smtp_queue_msg out;
 	size_t return_path_len; /* bytes of the Return-Path: line in body */
+	/*
+	 * Local recipients that asked for NOTIFY=SUCCESS (RFC 3461 4.1), as
+	 * given at RCPT, for the "delivered" DSN (only rcpts is used).
+	 */
+	struct smtp_queue_msg dsn_local;
 };
 
 struct smtp_session {
@@ -79,6 +88,7 @@ struct smtp_session {
 	bool shutting_down; /* server stop requested while in DATA */
 	enum smtp_auth_step auth_step;
 	char *auth_login_user; /* AUTH LOGIN: the user name given so far */
+	struct sasl_scram_run *auth_scram; /* AUTH SCRAM-SHA-256 (auth.c) */
 	struct smtp_txn txn;
 };
 
@@ -139,6 +149,17 @@ bool smtp_sender_is_allowed(struct smtp_session *s, const char *addr);
 /* True if every From: address of the message (len bytes) is the user's. */
 bool smtp_sender_header_is_allowed(struct smtp_session *s, const char *msg,
                                    size_t len);
+
+/* dsn.c */
+/*
+ * After the final 250 of a delivery: sends the sender the "delivered"
+ * DSN (RFC 3464 Action: delivered) for the local recipients that asked
+ * for NOTIFY=SUCCESS.  Must run before smtp_txn_reset(); a failure is
+ * logged only (the mail itself is delivered).
+ */
+void smtp_dsn_local_delivered(struct smtp_session *s);
+/* True if smtp_bare_lf = normalize: bare CR/LF in DATA become CRLF. */
+bool smtp_session_normalizes_bare_lf(const struct smtp_session *s);
 
 /* data.c */
 void smtp_cmd_data(struct smtp_session *s, const char *arg, size_t len);

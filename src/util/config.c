@@ -93,6 +93,14 @@ static const struct key_def keys[] = {
      "\"none\" delivers by MX lookup."},
     {"queue_lifetime", KT_DURATION, OFF(queue_lifetime),
      "How long outbound mail is retried before it bounces."},
+    {"dns_resolver", KT_STRING, OFF(dns_resolver),
+     "DNS server for MX lookups, address[@port]; \"system\" uses "
+     "/etc/resolv.conf."},
+    {"mx_port", KT_PORT, OFF(mx_port),
+     "Port of other servers' MX hosts (25; other values are for tests)."},
+    {"delay_warning_time", KT_DURATION, OFF(delay_warning_time),
+     "Tell the sender once when outbound mail is still queued after this "
+     "long (RFC 3464 delayed); 0 never."},
     {"max_recipients", KT_INT, OFF(max_recipients),
      "Recipients accepted per SMTP message (RFC 5321 4.5.3.1.8: at "
      "least 100)."},
@@ -170,6 +178,9 @@ config_defaults(struct config *cfg, const char *data_dir)
 	cfg->http_timeout = 30;
 	cfg->relay_host = strdup("none");
 	cfg->queue_lifetime = 5 * 86400;
+	cfg->dns_resolver = strdup("system");
+	cfg->mx_port = 25;
+	cfg->delay_warning_time = 4 * 3600;
 	cfg->max_recipients = 100;
 	cfg->smtp_bare_lf = strdup("reject");
 	cfg->sender_must_match = true;

@@ -66,6 +66,9 @@ struct config {
 	/* SMTP delivery */
 	char *relay_host; /* "host:port" or "none" */
 	uint64_t queue_lifetime;
+	char *dns_resolver; /* "address[@port]" or "system" */
+	int mx_port;
+	uint64_t delay_warning_time;
 	uint64_t max_recipients;
 	char *smtp_bare_lf; /* "reject" or "normalize" */
 	bool sender_must_match;

@@ -28,6 +28,7 @@ class Sink:
 
     def __init__(self, tls_files=None):
         self.rcpt_reply = "250 2.1.5 Ok"
+        self.dsn = True  # advertise DSN (RFC 3461)
         self.messages = []  # (mail_from, [rcpts], data bytes, used_tls)
         self.commands = []
         self.tls_files = tls_files
@@ -69,7 +70,7 @@ class Sink:
                     caps = ["250-sink", "250-8BITMIME", "250-SIZE 10000000"]
                     if self.tls_files and not tls:
                         caps.append("250-STARTTLS")
-                    caps.append("250 DSN")
+                    caps.append("250 DSN" if self.dsn else "250 HELP")
                     send("\r\n".join(caps))
                 elif verb == "STARTTLS":
                     send("220 2.0.0 go ahead")
@@ -212,7 +213,7 @@ def test_bounce_after_5xx(sink_server, tls_ctx):
     server, sink = sink_server
     sink.rcpt_reply = "550 5.1.1 No such user here"
     submit(server, tls_ctx, [BOB], body="The bounced text")
-    assert wait_for_log(server, r"bounce id=\w+ for=\w+ to=<" + ALICE)
+    assert wait_for_log(server, r"dsn id=\w+ action=failed for=\w+ to=<" + ALICE)
     assert queue_files(server) == []
     msgs = inbox(server, tls_ctx)
     assert len(msgs) == 1
@@ -232,7 +233,7 @@ def test_no_bounce_for_null_sender(sink_server, tls_ctx):
     submit(server, tls_ctx, [BOB], sender="")
     assert wait_for_log(server, r"status=bounced")
     time.sleep(0.3)
-    assert "bounce id=" not in server.log()
+    assert "dsn id=" not in server.log()
     assert queue_files(server) == []
     assert inbox(server, tls_ctx) == []
 
