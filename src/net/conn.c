@@ -292,6 +292,21 @@ conn_pending_output(const struct conn *c)
 	return n;
 }
 
+/*
+ * libevent's filter calls its write callback only when it had something to
+ * pass down, not when the socket bufferevent beneath it has drained; that
+ * is what conn_close() and conn_wait_drained() wait for, so watch it here.
+ */
+static void
+conn_lower_output_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+                     void *arg)
+{
+	struct conn *c = arg;
+
+	if (info->n_deleted > 0 && evbuffer_get_length(buf) <= CONN_OUTPUT_LOW)
+		bufferevent_trigger(c->bev, EV_WRITE, BEV_TRIG_DEFER_CALLBACKS);
+}
+
 /* Stacks the DEFLATE filter once the OK to COMPRESS is out (RFC 4978 3). */
 static bool
 conn_begin_compress(struct conn *c)
@@ -306,6 +321,8 @@ conn_begin_compress(struct conn *c)
 		return false;
 	}
 	c->compressed = true;
+	evbuffer_add_cb(bufferevent_get_output(c->bev), conn_lower_output_cb,
+	                c);
 	conn_setup_bev(c, bev);
 	conn_log(c, LOG_LVL_INFO, "compression: deflate");
 	/* Bytes the client sent right after the OK are compressed already. */

@@ -217,7 +217,8 @@ def test_submission_auth_after_starttls(server, tls_ctx):
                       timeout=10) as s:
         s.starttls(context=tls_ctx)
         s.ehlo("client.example")
-        assert s.esmtp_features["auth"].split() == ["PLAIN", "LOGIN"]
+        assert s.esmtp_features["auth"].split() == ["PLAIN", "LOGIN",
+                                                "SCRAM-SHA-256"]
         # Not yet authenticated: no transaction.
         assert s.docmd("MAIL", "FROM:<" + ALICE + ">")[0] == 530
         with pytest.raises(smtplib.SMTPAuthenticationError) as e:
