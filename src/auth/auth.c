@@ -46,7 +46,24 @@ static const char auth_schema_v2[] =
     " address TEXT NOT NULL,"
     " target TEXT NOT NULL,"
     " PRIMARY KEY (address, target));"
-    "PRAGMA user_version = 2;" /* AUTH_SCHEMA_VERSION */
+    "PRAGMA user_version = 2;"
+    "COMMIT;";
+
+/*
+ * Schema 3: SCRAM-SHA-256 keys (RFC 5802 3), one row per user, written
+ * when a password is set.  Users from before have none until their
+ * password is set again; SCRAM then fails for them like a wrong password
+ * while PLAIN and LOGIN keep working with the crypt hash.
+ */
+static const char auth_schema_v3[] =
+    "BEGIN IMMEDIATE;"
+    "CREATE TABLE IF NOT EXISTS scram_keys ("
+    " address TEXT PRIMARY KEY,"
+    " salt TEXT NOT NULL," /* hex */
+    " iterations INTEGER NOT NULL,"
+    " stored_key TEXT NOT NULL,"  /* hex */
+    " server_key TEXT NOT NULL);" /* hex */
+    "PRAGMA user_version = 3;"    /* AUTH_SCHEMA_VERSION */
     "COMMIT;";
 
 /* Refuses a database written by a newer Postamt. */
@@ -165,6 +182,8 @@ auth_db_open(struct auth *a, const char *path, struct err *err)
 		rc = sqlite3_exec(a->db, auth_schema, NULL, NULL, NULL);
 	if (rc == SQLITE_OK && version < 2)
 		rc = sqlite3_exec(a->db, auth_schema_v2, NULL, NULL, NULL);
+	if (rc == SQLITE_OK && version < 3)
+		rc = sqlite3_exec(a->db, auth_schema_v3, NULL, NULL, NULL);
 	if (rc != SQLITE_OK) {
 		auth_db_error(a, rc, "schema", err);
 		sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
@@ -187,6 +206,12 @@ auth_open(const char *data_dir, struct auth **auth_r, struct err *err)
 	}
 	pthread_mutex_init(&a->lock, NULL);
 	a->cache = auth_cache_new();
+	a->throttle = auth_throttle_new();
+	if (a->throttle == NULL) {
+		buf_free(&path);
+		auth_close(&a);
+		return err_set(err, ERR_TEMP, "accounts: out of memory");
+	}
 	if (auth_db_open(a, buf_cstr(&path), err) < 0 ||
 	    auth_password_dummy(a, err) < 0) {
 		buf_free(&path);
@@ -207,6 +232,7 @@ auth_close(struct auth **auth)
 		return;
 	sqlite3_close(a->db);
 	auth_cache_free(&a->cache);
+	auth_throttle_free(&a->throttle);
 	pthread_mutex_destroy(&a->lock);
 	free(a);
 	*auth = NULL;

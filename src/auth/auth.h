@@ -92,8 +92,8 @@ int auth_alias_list(struct auth *a,
  * malloc()ed addresses (free with auth_users_free()); at most
  * AUTH_RCPT_USERS_MAX.  Errors as auth_resolve_rcpt().
  */
-int auth_resolve_rcpt_all(struct auth *a, const char *address,
-                          char ***users_r, size_t *count_r, struct err *err);
+int auth_resolve_rcpt_all(struct auth *a, const char *address, char ***users_r,
+                          size_t *count_r, struct err *err);
 void auth_users_free(char **users, size_t count);
 
 /*
@@ -167,5 +167,91 @@ extern const char *const auth_user_setting_keys[];
 
 /* Writes a random password of about 20 readable characters (NUL included). */
 int auth_generate_password(char *out, size_t size);
+
+/*
+ * Adds a user with a password hash taken as it is (an import from another
+ * server): any crypt(3) string libxcrypt verifies ("$y$", "$2b$", "$6$",
+ * "$5$", "$1$", DES).  ERR_SYNTAX for a hash it cannot use.  The user has
+ * no SCRAM keys until the password is set again.  Otherwise as
+ * auth_user_add().
+ */
+int auth_user_add_hash(struct auth *a, const char *address, const char *hash,
+                       struct err *err);
+
+/* ---- SCRAM-SHA-256 keys (auth_scram.c; RFC 5802 3, RFC 7677) ---- */
+
+#define AUTH_SCRAM_KEY_LEN 32  /* SHA-256 output */
+#define AUTH_SCRAM_SALT_LEN 16 /* salt made for new keys */
+#define AUTH_SCRAM_SALT_MAX 64 /* longest salt we keep */
+/* RFC 7677 4: at least 4096 iterations of PBKDF2. */
+#define AUTH_SCRAM_ITERATIONS 4096
+
+/* What the server keeps instead of the password (RFC 5802 3). */
+struct auth_scram_keys {
+	unsigned char salt[AUTH_SCRAM_SALT_MAX];
+	size_t salt_len;
+	unsigned iterations;
+	unsigned char stored_key[AUTH_SCRAM_KEY_LEN]; /* H(ClientKey) */
+	unsigned char server_key[AUTH_SCRAM_KEY_LEN];
+};
+
+/*
+ * Derives the keys of password with salt and iterations:
+ * SaltedPassword = PBKDF2-HMAC-SHA-256, ClientKey = HMAC(SP, "Client Key"),
+ * StoredKey = H(ClientKey), ServerKey = HMAC(SP, "Server Key").  The
+ * password is used as given (no SASLprep; ASCII passwords are the same
+ * either way).  Returns 0, or -1 with ERR_SYNTAX or ERR_INTERNAL.
+ */
+int auth_scram_derive(const char *password, const unsigned char *salt,
+                      size_t salt_len, unsigned iterations,
+                      struct auth_scram_keys *keys_r, struct err *err);
+
+/*
+ * The SCRAM keys of an active user.  For an unknown or inactive user, or
+ * one without keys (created before schema 3 or imported), fills keys that
+ * no password matches, with a salt that is stable per address, sets
+ * *found_r false and still returns 0: the exchange runs to its end and
+ * fails like a wrong password (RFC 5802 9), so it does not tell which
+ * addresses exist.  -1 only for a database failure.
+ */
+int auth_scram_lookup(struct auth *a, const char *address,
+                      struct auth_scram_keys *keys_r, bool *found_r,
+                      struct err *err);
+
+/* ---- Failed-login throttling (throttle.c) ---- */
+
+/*
+ * Named limits, to become config keys (auth_fail_max_per_ip,
+ * auth_fail_max_per_user, auth_fail_window, auth_fail_cooldown).
+ * AUTH_THROTTLE_IP_MAX failures from one remote address, or
+ * AUTH_THROTTLE_USER_MAX for one account (from anywhere), each within
+ * AUTH_THROTTLE_WINDOW_SECS of the first, refuse every login from that
+ * address or for that account for AUTH_THROTTLE_COOLDOWN_SECS, without
+ * checking the password.  The table is bounded (AUTH_THROTTLE_SLOTS).
+ */
+#define AUTH_THROTTLE_IP_MAX 10
+#define AUTH_THROTTLE_USER_MAX 10
+#define AUTH_THROTTLE_WINDOW_SECS 600
+#define AUTH_THROTTLE_COOLDOWN_SECS 300
+#define AUTH_THROTTLE_SLOTS 4096
+
+/*
+ * True if logins from ip (conn_remote()) or for address are refused now;
+ * *secs_r (if not NULL) gets the seconds left.  Thread-safe.
+ */
+bool auth_throttle_blocked(struct auth *a, const char *ip, const char *address,
+                           unsigned *secs_r);
+
+/* Counts a failed (ok false) or successful login.  Thread-safe. */
+void auth_throttle_record(struct auth *a, const char *ip, const char *address,
+                          bool ok);
+
+/*
+ * A login as the protocols do it: refused with ERR_LIMIT while throttled
+ * (without hashing), else auth_verify(), whose outcome is counted.
+ * Blocks for one hash: call it on a worker thread.
+ */
+int auth_login(struct auth *a, const char *ip, const char *address,
+               const char *password, struct err *err);
 
 #endif

@@ -74,6 +74,21 @@ auth_password_check(const char *password, const char *setting)
 	return ok;
 }
 
+bool
+auth_password_is_usable(const char *setting)
+{
+	char out[CRYPT_OUTPUT_SIZE];
+	size_t len = strlen(setting);
+
+	/*
+	 * Hashing anything with it must give a string as long as the hash
+	 * itself: a mere salt, or a method libxcrypt lacks, does not.
+	 */
+	if (len < 13 || !auth_crypt("postamt-probe", setting, out))
+		return false;
+	return strlen(out) == len;
+}
+
 int
 auth_password_dummy(struct auth *a, struct err *err)
 {
@@ -81,6 +96,8 @@ auth_password_dummy(struct auth *a, struct err *err)
 	                     sizeof(a->dummy_setting)) == NULL)
 		return err_set(err, ERR_INTERNAL,
 		               "accounts: crypt_gensalt failed");
+	if (RAND_bytes(a->scram_secret, sizeof(a->scram_secret)) != 1)
+		return err_set(err, ERR_INTERNAL, "accounts: no randomness");
 	return 0;
 }
 

@@ -15,17 +15,23 @@
 #include "auth/auth.h"
 
 /* Schema version kept in PRAGMA user_version. */
-#define AUTH_SCHEMA_VERSION 2
+#define AUTH_SCHEMA_VERSION 3
 
 struct auth {
 	sqlite3 *db;
 	pthread_mutex_t lock;
 	struct auth_cache *cache; /* recent successful logins; may be NULL */
+	struct auth_throttle *throttle; /* failed logins (throttle.c) */
 	/*
 	 * A yescrypt setting (salt) hashed against when a login names no
 	 * user, so the answer takes as long as for a wrong password.
 	 */
 	char dummy_setting[CRYPT_GENSALT_OUTPUT_SIZE];
+	/*
+	 * Key for the made-up SCRAM salt of unknown users, so asking twice
+	 * gives the same salt and nothing tells them from real ones.
+	 */
+	unsigned char scram_secret[32];
 };
 
 /* Fills err from an SQLite result code of a's handle; returns -1. */
@@ -66,9 +72,35 @@ bool auth_password_check(const char *password, const char *setting);
 struct auth_cache *auth_cache_new(void);
 void auth_cache_free(struct auth_cache **c);
 bool auth_cache_check(struct auth_cache *c, const char *address,
-		      const char *stored, const char *password);
+                      const char *stored, const char *password);
 void auth_cache_remember(struct auth_cache *c, const char *address,
-			 const char *stored, const char *password);
+                         const char *stored, const char *password);
+
+/*
+ * Failed-login throttling (throttle.c); it has its own lock.  The _at
+ * forms take the time (monotonic seconds) so tests can move it.
+ */
+struct auth_throttle *auth_throttle_new(void);
+void auth_throttle_free(struct auth_throttle **t);
+bool auth_throttle_blocked_at(struct auth_throttle *t, const char *ip,
+                              const char *address, int64_t now,
+                              unsigned *secs_r);
+void auth_throttle_record_at(struct auth_throttle *t, const char *ip,
+                             const char *address, bool ok, int64_t now);
+
+/*
+ * SCRAM keys (auth_scram.c): writes keys for password into the
+ * scram_keys table as part of the caller's transaction.  Lock held.
+ */
+int auth_scram_store(struct auth *a, const char *address,
+                     const struct auth_scram_keys *keys, struct err *err);
+
+/* Makes keys for password with a fresh random salt (no lock needed). */
+int auth_scram_new_keys(const char *password, struct auth_scram_keys *keys_r,
+                        struct err *err);
+
+/* True if setting is a crypt hash libxcrypt can check passwords with. */
+bool auth_password_is_usable(const char *setting);
 
 /* Creates a->dummy_setting. */
 int auth_password_dummy(struct auth *a, struct err *err);

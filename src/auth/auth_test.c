@@ -171,8 +171,8 @@ test_cached_logins_follow_changes(void **state)
 
 	assert_int_equal(auth_user_add(f->auth, "cat@x.test", "old", &err), 0);
 	for (int i = 0; i < 3; i++)
-		assert_int_equal(auth_verify(f->auth, "cat@x.test", "old", &err),
-		                 0);
+		assert_int_equal(
+		    auth_verify(f->auth, "cat@x.test", "old", &err), 0);
 	assert_int_equal(auth_verify(f->auth, "cat@x.test", "olD", &err), -1);
 	assert_int_equal(auth_user_passwd(f->auth, "cat@x.test", "new", &err),
 	                 0);
@@ -180,13 +180,11 @@ test_cached_logins_follow_changes(void **state)
 	assert_int_equal(err.kind, ERR_PERM);
 	assert_int_equal(auth_verify(f->auth, "cat@x.test", "new", &err), 0);
 	assert_int_equal(auth_verify(f->auth, "cat@x.test", "new", &err), 0);
-	assert_int_equal(auth_user_set(f->auth, "cat@x.test", "active", "no",
-	                               &err),
-	                 0);
+	assert_int_equal(
+	    auth_user_set(f->auth, "cat@x.test", "active", "no", &err), 0);
 	assert_int_equal(auth_verify(f->auth, "cat@x.test", "new", &err), -1);
-	assert_int_equal(auth_user_set(f->auth, "cat@x.test", "active", "yes",
-	                               &err),
-	                 0);
+	assert_int_equal(
+	    auth_user_set(f->auth, "cat@x.test", "active", "yes", &err), 0);
 	assert_int_equal(auth_verify(f->auth, "cat@x.test", "new", &err), 0);
 	assert_int_equal(auth_user_del(f->auth, "cat@x.test", &err), 0);
 	assert_int_equal(auth_verify(f->auth, "cat@x.test", "new", &err), -1);

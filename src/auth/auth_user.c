@@ -12,10 +12,13 @@
 
 #include <openssl/crypto.h>
 
-/* Inserts the user and, if new, its domain, in one transaction. */
+/*
+ * Inserts the user and, if new, its domain, and its SCRAM keys (if not
+ * NULL), in one transaction.
+ */
 static int
 auth_user_insert(struct auth *a, const char *address, const char *hash,
-                 struct err *err)
+                 const struct auth_scram_keys *keys, struct err *err)
 {
 	const char *domain = strchr(address, '@') + 1;
 	const char *dargs[] = {domain, NULL};
@@ -29,6 +32,9 @@ auth_user_insert(struct auth *a, const char *address, const char *hash,
 	                 "INSERT INTO users(address, password_hash) "
 	                 "VALUES (?1, ?2)",
 	                 uargs, NULL, err) < 0 ||
+	    auth_db_exec(a, "DELETE FROM scram_keys WHERE address = ?1", uargs,
+	                 NULL, err) < 0 ||
+	    (keys != NULL && auth_scram_store(a, address, keys, err) < 0) ||
 	    auth_db_exec(a, "COMMIT", NULL, NULL, err) < 0) {
 		auth_db_exec(a, "ROLLBACK", NULL, NULL, NULL);
 		return -1;
@@ -36,23 +42,53 @@ auth_user_insert(struct auth *a, const char *address, const char *hash,
 	return 0;
 }
 
+/* Inserts under the lock; a clear message for an existing user. */
+static int
+auth_user_insert_locked(struct auth *a, const char *addr, const char *hash,
+                        const struct auth_scram_keys *keys, struct err *err)
+{
+	int r;
+
+	pthread_mutex_lock(&a->lock);
+	r = auth_user_insert(a, addr, hash, keys, err);
+	pthread_mutex_unlock(&a->lock);
+	if (r < 0 && err != NULL && err->kind == ERR_EXISTS)
+		err_set(err, ERR_EXISTS, "user %s already exists", addr);
+	return r;
+}
+
 int
 auth_user_add(struct auth *a, const char *address, const char *password,
               struct err *err)
 {
 	char addr[AUTH_ADDRESS_MAX + 1], hash[CRYPT_OUTPUT_SIZE];
+	struct auth_scram_keys keys;
 	int r;
 
 	if (auth_address_normalize(address, addr, err) < 0 ||
-	    auth_password_hash(password, hash, err) < 0)
+	    auth_password_hash(password, hash, err) < 0 ||
+	    auth_scram_new_keys(password, &keys, err) < 0)
 		return -1;
-	pthread_mutex_lock(&a->lock);
-	r = auth_user_insert(a, addr, hash, err);
-	pthread_mutex_unlock(&a->lock);
+	r = auth_user_insert_locked(a, addr, hash, &keys, err);
 	OPENSSL_cleanse(hash, sizeof(hash));
-	if (r < 0 && err != NULL && err->kind == ERR_EXISTS)
-		err_set(err, ERR_EXISTS, "user %s already exists", addr);
+	OPENSSL_cleanse(&keys, sizeof(keys));
 	return r;
+}
+
+int
+auth_user_add_hash(struct auth *a, const char *address, const char *hash,
+                   struct err *err)
+{
+	char addr[AUTH_ADDRESS_MAX + 1];
+
+	if (auth_address_normalize(address, addr, err) < 0)
+		return -1;
+	/* A hash libxcrypt cannot use would lock the user out for good. */
+	if (strnlen(hash, CRYPT_OUTPUT_SIZE) >= CRYPT_OUTPUT_SIZE ||
+	    strchr(hash, ':') != NULL || !auth_password_is_usable(hash))
+		return err_set(err, ERR_SYNTAX,
+		               "unsupported password hash for %s", addr);
+	return auth_user_insert_locked(a, addr, hash, NULL, err);
 }
 
 int
@@ -68,10 +104,35 @@ auth_user_del(struct auth *a, const char *address, struct err *err)
 	pthread_mutex_lock(&a->lock);
 	r = auth_db_exec(a, "DELETE FROM users WHERE address = ?1", args,
 	                 &changes, err);
+	if (r == 0)
+		r = auth_db_exec(a, "DELETE FROM scram_keys WHERE address = ?1",
+		                 args, NULL, err);
 	pthread_mutex_unlock(&a->lock);
 	if (r == 0 && changes == 0)
 		return err_set(err, ERR_NOTFOUND, "no user %s", addr);
 	return r;
+}
+
+/* Sets the hash and the SCRAM keys in one transaction; lock held. */
+static int
+auth_user_update(struct auth *a, const char *addr, const char *hash,
+                 const struct auth_scram_keys *keys, int *changes_r,
+                 struct err *err)
+{
+	const char *args[] = {addr, hash, NULL};
+
+	if (auth_db_exec(a, "BEGIN IMMEDIATE", NULL, NULL, err) < 0)
+		return -1;
+	if (auth_db_exec(a,
+	                 "UPDATE users SET password_hash = ?2 "
+	                 "WHERE address = ?1",
+	                 args, changes_r, err) < 0 ||
+	    (*changes_r > 0 && auth_scram_store(a, addr, keys, err) < 0) ||
+	    auth_db_exec(a, "COMMIT", NULL, NULL, err) < 0) {
+		auth_db_exec(a, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	return 0;
 }
 
 int
@@ -79,19 +140,18 @@ auth_user_passwd(struct auth *a, const char *address, const char *password,
                  struct err *err)
 {
 	char addr[AUTH_ADDRESS_MAX + 1], hash[CRYPT_OUTPUT_SIZE];
-	const char *args[] = {addr, hash, NULL};
+	struct auth_scram_keys keys;
 	int r, changes = 0;
 
 	if (auth_address_normalize(address, addr, err) < 0 ||
-	    auth_password_hash(password, hash, err) < 0)
+	    auth_password_hash(password, hash, err) < 0 ||
+	    auth_scram_new_keys(password, &keys, err) < 0)
 		return -1;
 	pthread_mutex_lock(&a->lock);
-	r = auth_db_exec(a,
-	                 "UPDATE users SET password_hash = ?2 "
-	                 "WHERE address = ?1",
-	                 args, &changes, err);
+	r = auth_user_update(a, addr, hash, &keys, &changes, err);
 	pthread_mutex_unlock(&a->lock);
 	OPENSSL_cleanse(hash, sizeof(hash));
+	OPENSSL_cleanse(&keys, sizeof(keys));
 	if (r == 0 && changes == 0)
 		return err_set(err, ERR_NOTFOUND, "no user %s", addr);
 	return r;
@@ -177,8 +237,8 @@ auth_verify(struct auth *a, const char *address, const char *password,
 	 * success with this very password skips it.
 	 */
 	if (!ok) {
-		ok = auth_password_check(password,
-		                         hash != NULL ? hash : a->dummy_setting);
+		ok = auth_password_check(
+		    password, hash != NULL ? hash : a->dummy_setting);
 		ok = ok && hash != NULL;
 		if (ok) {
 			pthread_mutex_lock(&a->lock);

@@ -1,15 +1,18 @@
 /*
- * postamt user: add, delete and list users, and set their passwords.
+ * postamt user: add, delete and list users, set their passwords, and
+ * import users with their hashes from a Dovecot passwd-file.
  *
  * Passwords never appear on the command line (where `ps` would show
  * them): they are read from stdin with --password-stdin, or generated.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -24,6 +27,7 @@ static const char user_usage[] =
     "       postamt user passwd ADDRESS [--password-stdin] [--data DIR]\n"
     "       postamt user set ADDRESS KEY=VALUE... [--data DIR]\n"
     "       postamt user show ADDRESS [--data DIR]\n"
+    "       postamt user import FILE [--data DIR]\n"
     "\n"
     "add      create a user; its domain becomes a local domain.  Without\n"
     "         --password-stdin a password is generated and printed as\n"
@@ -36,6 +40,16 @@ static const char user_usage[] =
     "         pop3_after_retrieve (keep, mark-read, archive),\n"
     "         pop3_on_delete (expunge, trash)\n"
     "show     print a user's settings as KEY=VALUE lines\n"
+    "import   create users from a Dovecot passwd-file, keeping their\n"
+    "         hashes: lines \"user@domain:{SCHEME}hash:...\" with BLF-CRYPT,\n"
+    "         SHA512-CRYPT, SHA256-CRYPT, MD5-CRYPT or CRYPT, or a bare\n"
+    "         crypt hash ($y$, $2b$, $6$...).  {PLAIN} passwords are refused.\n"
+    "\n"
+    "SCRAM-SHA-256 logins need keys made from the password itself: users\n"
+    "get them from add and passwd.  Imported users, and users created by\n"
+    "a Postamt before SCRAM, have none until their password is set again;\n"
+    "until then SCRAM fails for them like a wrong password, while PLAIN\n"
+    "and LOGIN (which check the hash) work.\n"
     "\n"
     "--password-stdin  read the password from the first line of stdin\n"
     "--data DIR        the data directory (default " CLI_DEFAULT_DATA ")\n"
@@ -199,6 +213,126 @@ user_show(struct auth *a, const char *addr)
 	return CLI_OK;
 }
 
+/* The longest passwd-file line read (Dovecot's lines are short). */
+#define USER_IMPORT_LINE_MAX 4096
+
+/* Dovecot schemes whose hashes are crypt(3) strings libxcrypt checks. */
+static const char *const user_import_schemes[] = {
+    "BLF-CRYPT", "SHA512-CRYPT", "SHA256-CRYPT", "MD5-CRYPT", "CRYPT",
+};
+
+/* Dovecot schemes that keep the password itself. */
+static const char *const user_import_clear[] = {
+    "PLAIN",
+    "CLEAR",
+    "CLEARTEXT",
+    "PLAIN-TRUNC",
+};
+
+static bool
+user_import_is(const char *scheme, const char *const *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcasecmp(scheme, list[i]) == 0)
+			return true;
+	return false;
+}
+
+#define USER_NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+/*
+ * Splits a passwd-file line "user:password[:uid:gid:...]" in place: the
+ * password is "{SCHEME}hash" or a bare crypt hash.  Returns NULL with
+ * *user_r and *hash_r set, or why the line is refused.
+ */
+static const char *
+user_import_parse(char *line, char **user_r, char **hash_r)
+{
+	char *colon = strchr(line, ':'), *pw, *end, *close;
+
+	if (colon == NULL)
+		return "no ':' after the user name";
+	*colon = '\0';
+	pw = colon + 1;
+	if ((end = strchr(pw, ':')) != NULL)
+		*end = '\0'; /* uid, gid, home, extra fields: not used */
+	*user_r = line;
+	*hash_r = pw;
+	if (pw[0] != '{')
+		return pw[0] == '\0' ? "no password hash" : NULL;
+	if ((close = strchr(pw, '}')) == NULL)
+		return "unterminated {SCHEME}";
+	*close = '\0';
+	if (user_import_is(pw + 1, user_import_clear,
+	                   USER_NELEM(user_import_clear)))
+		return "clear-text passwords ({PLAIN}) are not imported; "
+		       "set one with `postamt user passwd`";
+	if (!user_import_is(pw + 1, user_import_schemes,
+	                    USER_NELEM(user_import_schemes)))
+		return "unsupported scheme (BLF-CRYPT, SHA512-CRYPT, "
+		       "SHA256-CRYPT, MD5-CRYPT and CRYPT are)";
+	*hash_r = close + 1;
+	return NULL;
+}
+
+/* Imports one line; false (after printing why) if it was refused. */
+static bool
+user_import_line(struct auth *a, const char *file, size_t n, char *line)
+{
+	struct err err;
+	const char *why;
+	char *user, *hash;
+
+	why = user_import_parse(line, &user, &hash);
+	if (why == NULL && auth_user_add_hash(a, user, hash, &err) < 0)
+		why = err.msg;
+	if (why != NULL) {
+		fprintf(stderr, "postamt user: %s:%zu: %s\n", file, n, why);
+		return false;
+	}
+	printf("imported %s\n", user);
+	return true;
+}
+
+/* `postamt user import FILE`: every line, reporting each refusal. */
+static int
+user_import(struct auth *a, const char *file)
+{
+	FILE *f = strcmp(file, "-") == 0 ? stdin : fopen(file, "r");
+	char line[USER_IMPORT_LINE_MAX + 2];
+	size_t n = 0, done = 0, failed = 0;
+
+	if (f == NULL)
+		return user_fail("%s: %s", file, strerror(errno));
+	while (fgets(line, sizeof(line), f) != NULL) {
+		size_t len = strlen(line);
+
+		n++;
+		if (len > 0 && line[len - 1] != '\n' && !feof(f)) {
+			fprintf(stderr,
+			        "postamt user: %s:%zu: line longer than "
+			        "%d bytes\n",
+			        file, n, USER_IMPORT_LINE_MAX);
+			failed++;
+			while (len > 0 && line[len - 1] != '\n' &&
+			       fgets(line, sizeof(line), f) != NULL)
+				len = strlen(line);
+			continue;
+		}
+		line[strcspn(line, "\r\n")] = '\0';
+		if (line[0] == '\0' || line[0] == '#')
+			continue;
+		if (user_import_line(a, file, n, line))
+			done++;
+		else
+			failed++;
+	}
+	if (f != stdin)
+		fclose(f);
+	printf("imported %zu users, %zu refused\n", done, failed);
+	return failed > 0 ? CLI_FAILED : CLI_OK;
+}
+
 static int
 user_run(struct auth *a, const struct user_args *args)
 {
@@ -210,6 +344,8 @@ user_run(struct auth *a, const struct user_args *args)
 			return user_fail("%s", err.msg);
 		return CLI_OK;
 	}
+	if (strcmp(args->action, "import") == 0)
+		return user_import(a, args->address);
 	if (auth_address_normalize(args->address, addr, &err) < 0)
 		return user_fail("invalid address: %s", err.msg);
 	if (strcmp(args->action, "set") == 0)
@@ -229,13 +365,14 @@ user_run(struct auth *a, const struct user_args *args)
 static int
 user_check_args(struct user_args *args, int npos, char **pos)
 {
-	static const char *const actions[] = {"add",    "del", "list",
-	                                      "passwd", "set", "show"};
+	static const char *const actions[] = {"add", "del",  "list",  "passwd",
+	                                      "set", "show", "import"};
 	bool known = false;
 
 	if (npos == 0)
 		return cli_usage_error("user", "missing action (add, del, "
-		                               "list, passwd, set or show)");
+		                               "list, passwd, set, show or "
+		                               "import)");
 	args->action = pos[0];
 	for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
 		known = known || strcmp(pos[0], actions[i]) == 0;
@@ -253,8 +390,9 @@ user_check_args(struct user_args *args, int npos, char **pos)
 		args->settings = pos + 2;
 		args->nsettings = npos - 2;
 	} else if (npos != 2) {
-		return cli_usage_error("user", "%s takes exactly one address",
-		                       args->action);
+		return cli_usage_error(
+		    "user", "%s takes exactly one %s", args->action,
+		    strcmp(args->action, "import") == 0 ? "file" : "address");
 	} else {
 		args->address = pos[1];
 	}

@@ -77,6 +77,9 @@ imap_cmd_fn imap_cmd_getquota, imap_cmd_getquotaroot, imap_cmd_setquota;
 /* cmd_copy.c: COPY and MOVE (RFC 9051 6.4.7, RFC 6851, UIDPLUS) */
 imap_cmd_fn imap_cmd_copy;
 
+/* cmd_search.c: SEARCH; cmd_sort.c: SORT and THREAD (RFC 5256) */
+imap_cmd_fn imap_cmd_search, imap_cmd_sort, imap_cmd_thread;
+
 /* cmd_fetch.c, cmd_store.c, cmd_expunge.c: selected */
 imap_cmd_fn imap_cmd_fetch, imap_cmd_store, imap_cmd_expunge;
 

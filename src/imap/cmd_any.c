@@ -15,7 +15,15 @@ imap_capability_append(const struct imap_session *s, struct buf *out)
 	                             "UIDPLUS MOVE CHILDREN SPECIAL-USE "
 	                             "CREATE-SPECIAL-USE LIST-EXTENDED "
 	                             "LIST-STATUS STATUS=SIZE QUOTA "
-	                             "QUOTA=RES-STORAGE QUOTA=RES-MESSAGE");
+	                             "QUOTA=RES-STORAGE QUOTA=RES-MESSAGE "
+	                             "ESEARCH SEARCHRES WITHIN SORT "
+	                             "SORT=DISPLAY THREAD=ORDEREDSUBJECT "
+	                             "THREAD=REFERENCES");
+	/*
+	 * CONDSTORE and QRESYNC work in ENABLE, SELECT, STATUS, STORE,
+	 * SEARCH and EXPUNGE (condstore.c) but are advertised only once
+	 * FETCH takes CHANGEDSINCE / VANISHED and the MODSEQ item.
+	 */
 
 	if (!conn_is_compressed(s->c) &&
 	    buf_append_str(out, " COMPRESS=DEFLATE") < 0)
@@ -33,7 +41,10 @@ imap_capability_append(const struct imap_session *s, struct buf *out)
 	/* RFC 9051 6.2.3: LOGINDISABLED while a password would be exposed. */
 	if (!imap_login_is_plain_ok(s))
 		return buf_append_str(out, " LOGINDISABLED") < 0 ? -1 : rc;
-	return buf_append_str(out, " AUTH=PLAIN") < 0 ? -1 : rc;
+	return buf_append_str(out,
+	                      " AUTH=PLAIN AUTH=LOGIN AUTH=SCRAM-SHA-256") < 0
+	           ? -1
+	           : rc;
 }
 
 void
@@ -107,10 +118,30 @@ imap_cmd_id(struct imap_session *s, const struct imap_cmd_ctx *cx)
 	imap_resp_tagged(s, cx->tag, IMAP_OK, NULL, "ID completed");
 }
 
+/* Turns one capability on; appends its name to out if it was off. */
+static void
+imap_enable_one(struct imap_session *s, const struct imap_arg *a,
+                struct buf *out)
+{
+	if (imap_arg_is_atom(a, "IMAP4rev2") && !s->rev2) {
+		s->rev2 = true;
+		buf_append_str(out, " IMAP4rev2");
+	} else if (imap_arg_is_atom(a, "CONDSTORE") && !s->condstore) {
+		s->condstore = true;
+		buf_append_str(out, " CONDSTORE");
+	} else if (imap_arg_is_atom(a, "QRESYNC") && !s->qresync) {
+		/* RFC 7162 3.2.3: QRESYNC implies CONDSTORE. */
+		if (!s->condstore)
+			buf_append_str(out, " CONDSTORE");
+		s->qresync = s->condstore = true;
+		buf_append_str(out, " QRESYNC");
+	}
+}
+
 void
 imap_cmd_enable(struct imap_session *s, const struct imap_cmd_ctx *cx)
 {
-	bool rev2 = false;
+	struct buf out = BUF_INIT;
 
 	for (const struct imap_arg *a = cx->args; a != NULL; a = a->next) {
 		if (a->type != IMAP_ARG_ATOM) {
@@ -118,15 +149,13 @@ imap_cmd_enable(struct imap_session *s, const struct imap_cmd_ctx *cx)
 			                 "Invalid capability name");
 			return;
 		}
-		/* RFC 5161 3.1: unknown capabilities are ignored. */
-		if (imap_arg_is_atom(a, "IMAP4rev2"))
-			rev2 = true;
 	}
-	if (rev2 && !s->rev2) {
-		s->rev2 = true;
-		imap_resp_untagged(s, "ENABLED IMAP4rev2");
-	} else {
-		imap_resp_untagged(s, "ENABLED");
-	}
+	buf_append_str(&out, "* ENABLED");
+	/* RFC 5161 3.1: unknown capabilities are ignored. */
+	for (const struct imap_arg *a = cx->args; a != NULL; a = a->next)
+		imap_enable_one(s, a, &out);
+	buf_append(&out, "\r\n", 2);
+	imap_resp_flush(s, &out);
+	buf_free(&out);
 	imap_resp_tagged(s, cx->tag, IMAP_OK, NULL, "ENABLE completed");
 }

@@ -6,7 +6,9 @@
  * receives them (session.c), so the connection's input buffer never holds
  * more than a piece.  A literal larger than max_message_size (advertised
  * as APPENDLIMIT) or than the quota leaves is refused at its header,
- * before the client sends the bytes.
+ * before the client sends the bytes.  The store call runs on a worker
+ * thread (conn_run_blocking()), so its fsyncs do not stall other sessions
+ * and concurrent APPENDs share them (group commit).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,37 +132,124 @@ append_fail(struct imap_session *s, const struct imap_cmd_ctx *cx,
 		imap_resp_err(s, cx->tag, err);
 }
 
+/*
+ * An APPEND running on a worker thread: the blob fsync and the index
+ * commit must not stall the event loop.  The job owns copies of what the
+ * parser held, since the parser is reset when the handler returns.
+ */
+struct append_job {
+	struct store_user *user; /* the session's; idle on the loop meanwhile */
+	char *tag, *name;
+	struct store_append msg; /* msg.data is owned */
+	uint32_t uidvalidity, uid;
+	int rc;
+	struct err err;
+};
+
+static void
+append_job_free(struct append_job *job)
+{
+	free(job->tag);
+	free(job->name);
+	free((void *)job->msg.data);
+	free(job);
+}
+
+static struct append_job *
+append_job_new(struct imap_session *s, const struct imap_cmd_ctx *cx,
+               const char *name, const struct store_append *msg)
+{
+	struct append_job *job = calloc(1, sizeof(*job));
+	void *data;
+
+	if (job == NULL)
+		return NULL;
+	job->user = s->user;
+	job->msg = *msg;
+	job->tag = strdup(cx->tag);
+	job->name = strdup(name);
+	/* +1: an empty literal still gets a non-NULL pointer. */
+	data = malloc(msg->len + 1);
+	if (data != NULL)
+		memcpy(data, msg->data, msg->len);
+	job->msg.data = data;
+	if (job->tag == NULL || job->name == NULL || data == NULL) {
+		append_job_free(job);
+		return NULL;
+	}
+	return job;
+}
+
+/* On a worker thread: touches only the job and the session's handle. */
+static void
+append_work(void *arg)
+{
+	struct append_job *job = arg;
+
+	job->rc = store_append(job->user, job->name, &job->msg,
+	                       &job->uidvalidity, &job->uid, &job->err);
+}
+
+/*
+ * On the loop thread.  Runs even when the client went away meanwhile (the
+ * replies are then dropped); the session is freed only after it.
+ */
+static void
+append_done(void *session, void *arg)
+{
+	struct imap_session *s = session;
+	struct append_job *job = arg;
+	struct imap_cmd_ctx cx = {.tag = job->tag, .name = "APPEND"};
+	char code[48];
+
+	/* Changes of other sessions first, in commit order (store.h). */
+	store_flush_changes(s->svc->store);
+	if (job->rc < 0) {
+		append_fail(s, &cx, &job->err);
+	} else {
+		if (s->state == IMAP_STATE_SELECTED &&
+		    strcmp(job->name, s->box.name) == 0) {
+			struct store_msg m = {
+			    .uid = job->uid,
+			    .flags = job->msg.flags,
+			    .size = job->msg.len,
+			    .internaldate = job->msg.internaldate != 0
+			                        ? job->msg.internaldate
+			                        : (int64_t)time(NULL),
+			};
+
+			imap_sync_add_new(s, &m);
+		}
+		snprintf(code, sizeof(code), "APPENDUID %u %u",
+		         job->uidvalidity, job->uid);
+		imap_resp_tagged(s, job->tag, IMAP_OK, code,
+		                 "APPEND completed");
+	}
+	append_job_free(job);
+}
+
 void
 imap_cmd_append(struct imap_session *s, const struct imap_cmd_ctx *cx)
 {
 	const char *name = imap_box_name(cx->args);
 	struct store_append msg;
-	uint32_t uidvalidity, uid;
-	char code[48];
-	struct err err;
+	struct append_job *job;
 
 	if (name == NULL || append_parse(cx->args->next, &msg) < 0) {
 		imap_resp_tagged(s, cx->tag, IMAP_BAD, NULL,
 		                 "Invalid APPEND arguments");
 		return;
 	}
-	if (store_append(s->user, name, &msg, &uidvalidity, &uid, &err) < 0) {
-		append_fail(s, cx, &err);
+	if ((job = append_job_new(s, cx, name, &msg)) == NULL) {
+		imap_resp_tagged(s, cx->tag, IMAP_NO, "SERVERBUG",
+		                 "Out of memory");
 		return;
 	}
-	if (s->state == IMAP_STATE_SELECTED && strcmp(name, s->box.name) == 0) {
-		struct store_msg m = {
-		    .uid = uid,
-		    .flags = msg.flags,
-		    .size = msg.len,
-		    .internaldate = msg.internaldate != 0 ? msg.internaldate
-		                                          : (int64_t)time(NULL),
-		};
-
-		imap_sync_add_new(s, &m);
+	/* No worker pool (or it is stopping): the same job, inline. */
+	if (conn_run_blocking(s->c, append_work, append_done, job) < 0) {
+		append_work(job);
+		append_done(s, job);
 	}
-	snprintf(code, sizeof(code), "APPENDUID %u %u", uidvalidity, uid);
-	imap_resp_tagged(s, cx->tag, IMAP_OK, code, "APPEND completed");
 }
 
 bool

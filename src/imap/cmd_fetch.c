@@ -7,8 +7,11 @@
  * BODY.PEEK[section]<p>, BINARY[part]<p>, BINARY.PEEK[part]<p>,
  * BINARY.SIZE[part] and the macros ALL, FAST and FULL.
  *
- * The message is parsed by src/mime at FETCH time from store_msg_read()
- * (caching ENVELOPE and BODYSTRUCTURE in the index is a later step).
+ * ENVELOPE, BODYSTRUCTURE and BODY come from the store's cache, computed
+ * when the message arrived (store_msg_cache_get()), so a FETCH of only
+ * those never reads or parses a message; sections and BINARY parse it
+ * with src/mime from store_msg_read(), and so does a message the cache
+ * has no row for.
  * Memory is bounded per message, not per command: each message's response
  * is written and freed before the next is read, and section bytes go to
  * the connection straight from the message buffer, never copied into one
@@ -62,7 +65,7 @@ struct fetch_item {
 struct fetch_req {
 	struct fetch_item *items; /* FETCH_MAX_ITEMS */
 	size_t count;
-	bool has_flags, needs_body, sets_seen;
+	bool has_flags, needs_body, needs_shape, sets_seen;
 };
 
 /* Result of writing one message. */
@@ -85,8 +88,10 @@ fetch_add(struct fetch_req *req, const struct fetch_item *it)
 	req->items[req->count++] = *it;
 	if (it->kind == FETCH_FLAGS)
 		req->has_flags = true;
-	if (it->kind >= FETCH_ENVELOPE)
+	if (it->kind >= FETCH_SECTION)
 		req->needs_body = true;
+	else if (it->kind >= FETCH_ENVELOPE)
+		req->needs_shape = true;
 	if ((it->kind == FETCH_SECTION || it->kind == FETCH_BINARY) &&
 	    !it->peek)
 		req->sets_seen = true;
@@ -369,6 +374,7 @@ struct fetch_msg {
 	struct buf *out; /* the response so far */
 	const struct buf *raw;
 	const struct mime_part *root;
+	const struct store_msg_cache *cache; /* or NULL: use root */
 };
 
 /*
@@ -519,6 +525,33 @@ fetch_write_binary(struct fetch_msg *fm, const struct fetch_item *it)
 	return rc < 0 ? FETCH_ERR : FETCH_OK;
 }
 
+/* ENVELOPE, BODYSTRUCTURE and BODY: cached if possible, else parsed. */
+static int
+fetch_write_shape(struct fetch_msg *fm, enum fetch_kind kind)
+{
+	const struct store_msg_cache *c = fm->cache;
+
+	switch (kind) {
+	case FETCH_ENVELOPE:
+		if (buf_append_str(fm->out, "ENVELOPE ") < 0)
+			return -1;
+		return c != NULL ? buf_append_str(fm->out, c->envelope)
+		                 : mime_envelope_write(fm->out, fm->root);
+	case FETCH_BODYSTRUCTURE:
+		if (buf_append_str(fm->out, "BODYSTRUCTURE ") < 0)
+			return -1;
+		return c != NULL
+		           ? buf_append_str(fm->out, c->bodystructure)
+		           : mime_bodystructure_write(fm->out, fm->root, true);
+	default:
+		if (buf_append_str(fm->out, "BODY ") < 0)
+			return -1;
+		return c != NULL
+		           ? buf_append_str(fm->out, c->body)
+		           : mime_bodystructure_write(fm->out, fm->root, false);
+	}
+}
+
 static enum fetch_rc
 fetch_item_write(struct fetch_msg *fm, const struct fetch_item *it,
                  const struct store_msg *m)
@@ -543,19 +576,10 @@ fetch_item_write(struct fetch_msg *fm, const struct fetch_item *it,
 		rc = fetch_date(out, m->internaldate);
 		break;
 	case FETCH_ENVELOPE:
-		rc = buf_append_str(out, "ENVELOPE ") < 0
-		         ? -1
-		         : mime_envelope_write(out, fm->root);
-		break;
 	case FETCH_BODYSTRUCTURE:
-	case FETCH_BODY_SHAPE: {
-		bool ext = it->kind == FETCH_BODYSTRUCTURE;
-
-		rc = buf_append_str(out, ext ? "BODYSTRUCTURE " : "BODY ") < 0
-		         ? -1
-		         : mime_bodystructure_write(out, fm->root, ext);
+	case FETCH_BODY_SHAPE:
+		rc = fetch_write_shape(fm, it->kind);
 		break;
-	}
 	case FETCH_SECTION:
 		rc = fetch_write_section(fm, it);
 		break;
@@ -631,13 +655,18 @@ fetch_one(struct imap_session *s, const struct fetch_req *req, size_t i,
 {
 	struct store_msg *m = &s->box.msgs[i];
 	struct buf out = BUF_INIT;
-	struct fetch_msg fm = {s, &out, msg, NULL};
+	struct fetch_msg fm = {s, &out, msg, NULL, NULL};
+	struct store_msg_cache cache = {NULL, NULL, NULL};
 	struct mime_part *root = NULL;
 	enum fetch_rc rc;
 	bool changed;
 
 	buf_reset(msg);
-	if (req->needs_body) {
+	/* Without a cached row (or on any error) the parse below serves. */
+	if (req->needs_shape && !req->needs_body &&
+	    store_msg_cache_get(s->user, s->box.name, m->uid, &cache, err) == 0)
+		fm.cache = &cache;
+	if (req->needs_body || (req->needs_shape && fm.cache == NULL)) {
 		if (store_msg_read(s->user, s->box.name, m->uid, msg, err) < 0)
 			return FETCH_ERR;
 		root = mime_parse(msg->data != NULL ? msg->data : "", msg->len);
@@ -653,6 +682,7 @@ fetch_one(struct imap_session *s, const struct fetch_req *req, size_t i,
 	fm.root = root;
 	if (fetch_mark_seen(s, req, m, &changed, err) < 0) {
 		mime_part_free(&root);
+		store_msg_cache_free(&cache);
 		return FETCH_ERR;
 	}
 	rc = buf_printf(&out, "* %zu FETCH (", i + 1) < 0
@@ -664,6 +694,7 @@ fetch_one(struct imap_session *s, const struct fetch_req *req, size_t i,
 		err_set(err, ERR_INTERNAL, "out of memory");
 	buf_free(&out);
 	mime_part_free(&root);
+	store_msg_cache_free(&cache);
 	return rc;
 }
 

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "imap/cmd.h"
+#include "imap/condstore.h"
 #include "imap/mailbox.h"
 #include "imap/resp.h"
 
@@ -24,7 +25,8 @@ imap_box_name(const struct imap_arg *a)
 }
 
 static void
-imap_select_report(struct imap_session *s, const struct imap_cmd_ctx *cx)
+imap_select_report(struct imap_session *s, const struct imap_cmd_ctx *cx,
+                   const struct imap_select_params *params)
 {
 	struct buf out = BUF_INIT;
 
@@ -38,6 +40,9 @@ imap_select_report(struct imap_session *s, const struct imap_cmd_ctx *cx)
 	           s->box.uidnext);
 	buf_printf(&out, "* OK [PERMANENTFLAGS (%s)] Flags permitted\r\n",
 	           s->box.readonly ? "" : IMAP_SYSTEM_FLAGS);
+	/* RFC 7162 3.1.2.1: on every SELECT where mod-sequences persist. */
+	buf_printf(&out, "* OK [HIGHESTMODSEQ %llu] Highest\r\n",
+	           (unsigned long long)s->box.modseq);
 	if (s->rev2) { /* RFC 9051 6.3.2: LIST with the canonical name */
 		buf_append_str(&out, "* LIST () \"/\" ");
 		imap_resp_string(&out, s->box.name, strlen(s->box.name));
@@ -45,6 +50,7 @@ imap_select_report(struct imap_session *s, const struct imap_cmd_ctx *cx)
 	}
 	imap_resp_flush(s, &out);
 	buf_free(&out);
+	imap_condstore_select_report(s, params);
 	imap_resp_tagged(s, cx->tag, IMAP_OK,
 	                 s->box.readonly ? "READ-ONLY" : "READ-WRITE",
 	                 "%s completed", cx->name);
@@ -55,13 +61,17 @@ void
 imap_cmd_select(struct imap_session *s, const struct imap_cmd_ctx *cx)
 {
 	const char *name = imap_box_name(cx->args);
+	struct imap_select_params params;
 	struct err err;
 
-	if (name == NULL || cx->args->next != NULL) {
+	if (name == NULL) {
 		imap_resp_tagged(s, cx->tag, IMAP_BAD, NULL,
-		                 "Invalid mailbox name or parameters");
+		                 "Invalid mailbox name");
 		return;
 	}
+	if (imap_condstore_select_parse(s, cx->tag, cx->args->next, &params) <
+	    0)
+		return;
 	if (s->state == IMAP_STATE_SELECTED) {
 		/* RFC 9051 6.3.2: the old mailbox is closed first. */
 		imap_session_set_state(s, IMAP_STATE_AUTH);
@@ -73,11 +83,13 @@ imap_cmd_select(struct imap_session *s, const struct imap_cmd_ctx *cx)
 			                 "No such mailbox");
 		else
 			imap_resp_err(s, cx->tag, &err);
+		imap_condstore_select_free(&params);
 		return;
 	}
 	s->box.readonly = strcmp(cx->name, "EXAMINE") == 0;
 	imap_session_set_state(s, IMAP_STATE_SELECTED);
-	imap_select_report(s, cx);
+	imap_select_report(s, cx, &params);
+	imap_condstore_select_free(&params);
 }
 
 /* Appends one STATUS item; returns -1 for an unknown one. */
@@ -98,6 +110,9 @@ imap_status_item(struct buf *out, const char *item,
 		                  (unsigned long long)st->size);
 	if (strcasecmp(item, "RECENT") == 0) /* RFC 3501 only */
 		return buf_printf(out, "RECENT 0");
+	if (strcasecmp(item, "HIGHESTMODSEQ") == 0) /* RFC 7162 3.1.2.3 */
+		return buf_printf(out, "HIGHESTMODSEQ %llu",
+		                  (unsigned long long)st->highestmodseq);
 	return -1;
 }
 
@@ -114,6 +129,9 @@ imap_status_write(struct imap_session *s, const char *name,
 	imap_resp_string(out, name, strlen(name));
 	buf_append_str(out, " (");
 	for (const struct imap_arg *a = items; a != NULL; a = a->next) {
+		/* A CONDSTORE enabling command (RFC 7162 3.1). */
+		if (imap_arg_is_atom(a, "HIGHESTMODSEQ"))
+			imap_condstore_enable(s);
 		if (a->type != IMAP_ARG_ATOM ||
 		    (a != items && buf_append(out, " ", 1) < 0) ||
 		    imap_status_item(out, a->str, &st) < 0)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "imap/condstore.h"
 #include "imap/resp.h"
 #include "imap/sync.h"
 
@@ -37,8 +38,38 @@ imap_mailbox_free(struct imap_mailbox *box)
 {
 	free(box->name);
 	free(box->msgs);
+	free(box->saved.v);
 	imap_sync_clear(box);
 	memset(box, 0, sizeof(*box));
+}
+
+/*
+ * "$" (RFC 5182 2.1): the UIDs the last SEARCH ... SAVE kept, as UIDs or
+ * as the sequence numbers they have now; an empty set is no error.
+ */
+static int
+imap_mailbox_saved_set(struct imap_session *s, const struct imap_cmd_ctx *cx,
+                       struct imap_seqset *set)
+{
+	const struct imap_uids *sv = &s->box.saved;
+	uint32_t *v = sv->n > 0 ? calloc(sv->n, sizeof(*v)) : NULL;
+	size_t n = 0, j = 0;
+	int rc;
+
+	for (size_t i = 0; v != NULL && i < s->box.count && j < sv->n; i++) {
+		while (j < sv->n && sv->v[j] < s->box.msgs[i].uid)
+			j++;
+		if (j < sv->n && sv->v[j] == s->box.msgs[i].uid)
+			v[n++] = cx->uid ? sv->v[j] : (uint32_t)(i + 1);
+	}
+	rc = sv->n > 0 && v == NULL ? -1 : imap_seqset_from(set, v, n);
+	free(v);
+	if (rc < 0) {
+		imap_seqset_free(set);
+		imap_resp_tagged(s, cx->tag, IMAP_NO, "SERVERBUG",
+		                 "Out of memory");
+	}
+	return rc;
 }
 
 int
@@ -47,6 +78,8 @@ imap_mailbox_set(struct imap_session *s, const struct imap_cmd_ctx *cx,
 {
 	size_t n = s->box.count;
 
+	if (arg->type == IMAP_ARG_ATOM && strcmp(arg->str, "$") == 0)
+		return imap_mailbox_saved_set(s, cx, set);
 	if (arg->type != IMAP_ARG_ATOM ||
 	    imap_seqset_parse(arg->str, arg->len, set) < 0) {
 		imap_seqset_free(set);
@@ -88,6 +121,22 @@ imap_mailbox_sync(struct imap_session *s, struct err *err)
 	return 0;
 }
 
+/* "* VANISHED uids" for the messages with gone[i] set (UID order). */
+static void
+imap_mailbox_vanished(struct imap_session *s, const bool *gone, struct buf *out)
+{
+	uint32_t *v = calloc(s->box.count + 1, sizeof(*v));
+	size_t k = 0;
+
+	if (v == NULL)
+		return;
+	for (size_t i = 0; i < s->box.count; i++)
+		if (gone[i])
+			v[k++] = s->box.msgs[i].uid;
+	imap_condstore_vanished_write(out, false, v, k);
+	free(v);
+}
+
 void
 imap_mailbox_remove(struct imap_session *s, const bool *gone, bool report)
 {
@@ -98,9 +147,11 @@ imap_mailbox_remove(struct imap_session *s, const bool *gone, bool report)
 	 * From the highest sequence number down, so each number is still
 	 * valid when the client reads it (RFC 9051 7.5.1).
 	 */
-	for (size_t i = n; report && i-- > 0;)
+	for (size_t i = n; report && !s->qresync && i-- > 0;)
 		if (gone[i])
 			buf_printf(&out, "* %zu EXPUNGE\r\n", i + 1);
+	if (report && s->qresync) /* RFC 7162 3.2.10: VANISHED (UIDs) */
+		imap_mailbox_vanished(s, gone, &out);
 	imap_resp_flush(s, &out);
 	buf_free(&out);
 	for (size_t i = 0; i < n; i++)

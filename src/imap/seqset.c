@@ -5,6 +5,8 @@
 
 #include <stdlib.h>
 
+#include "util/buf.h"
+
 /* seq-number = nz-number / "*"; reads one at *pos. */
 static int
 seq_number(const char *text, size_t len, size_t *pos, uint32_t *n_r)
@@ -121,4 +123,52 @@ imap_seqset_free(struct imap_seqset *set)
 	free(set->ranges);
 	set->ranges = NULL;
 	set->count = 0;
+}
+
+int
+imap_seqset_write(struct buf *out, const uint32_t *v, size_t n)
+{
+	size_t i = 0;
+	int rc = 0;
+
+	while (i < n && rc == 0) {
+		size_t j = i;
+
+		while (j + 1 < n && v[j + 1] == v[j] + 1)
+			j++;
+		if (i > 0)
+			rc = buf_append(out, ",", 1);
+		if (rc == 0 && j == i)
+			rc = buf_printf(out, "%u", v[i]);
+		else if (rc == 0)
+			rc = buf_printf(out, "%u:%u", v[i], v[j]);
+		i = j + 1;
+	}
+	return rc < 0 ? -1 : 0;
+}
+
+int
+imap_seqset_from(struct imap_seqset *set, const uint32_t *v, size_t n)
+{
+	size_t i = 0;
+
+	set->ranges = NULL;
+	set->count = 0;
+	while (i < n) {
+		size_t j = i;
+		struct imap_seq_range *r;
+
+		while (j + 1 < n && v[j + 1] == v[j] + 1)
+			j++;
+		/* No range cap here: the numbers come from the server. */
+		r = reallocarray(set->ranges, set->count + 1, sizeof(*r));
+		if (r == NULL)
+			return -1;
+		set->ranges = r;
+		r[set->count].lo = v[i];
+		r[set->count].hi = v[j];
+		set->count++;
+		i = j + 1;
+	}
+	return 0;
 }

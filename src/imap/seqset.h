@@ -46,4 +46,14 @@ bool imap_seqset_contains(const struct imap_seqset *set, uint32_t n);
 
 void imap_seqset_free(struct imap_seqset *set);
 
+/*
+ * Appends the ascending numbers v[0..n) as a compact sequence set
+ * ("1:3,5"), as ESEARCH ALL and VANISHED use it.  Returns 0 or -1.
+ */
+struct buf;
+int imap_seqset_write(struct buf *out, const uint32_t *v, size_t n);
+
+/* Builds a set of the ascending numbers v[0..n) (ranges coalesced). */
+int imap_seqset_from(struct imap_seqset *set, const uint32_t *v, size_t n);
+
 #endif

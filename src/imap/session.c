@@ -69,6 +69,12 @@ static const struct imap_cmd_def imap_cmds[] = {
     {"COPY", imap_cmd_copy, ST(SELECTED), IMAP_CMD_F_UID, 2, 2},
     {"MOVE", imap_cmd_copy, ST(SELECTED), IMAP_CMD_F_UID, 2, 2},
     {"EXPUNGE", imap_cmd_expunge, ST(SELECTED), IMAP_CMD_F_UID, 0, 1},
+    {"SEARCH", imap_cmd_search, ST(SELECTED),
+     IMAP_CMD_F_UID | IMAP_CMD_F_NO_EXPUNGE, 1, IMAP_MAX_ARGS},
+    {"SORT", imap_cmd_sort, ST(SELECTED),
+     IMAP_CMD_F_UID | IMAP_CMD_F_NO_EXPUNGE, 3, IMAP_MAX_ARGS},
+    {"THREAD", imap_cmd_thread, ST(SELECTED),
+     IMAP_CMD_F_UID | IMAP_CMD_F_NO_EXPUNGE, 3, IMAP_MAX_ARGS},
 };
 
 #define NCMDS (sizeof(imap_cmds) / sizeof(imap_cmds[0]))
@@ -447,6 +453,7 @@ imap_session_free(void *session)
 		store_user_close(&s->user);
 	imap_parser_free(&s->parser);
 	free(s->username);
+	imap_sasl_free(&s->sasl);
 	free(s->auth_tag);
 	free(s->idle_tag);
 	free(s);

@@ -56,6 +56,7 @@ struct imap_mailbox {
 	size_t new_count, new_cap;
 	struct imap_uids gone;    /* expunged elsewhere, not yet announced */
 	struct imap_uids flagged; /* flags changed elsewhere, not reported */
+	struct imap_uids saved;   /* SEARCHRES "$" (RFC 5182), UIDs */
 };
 
 struct imap_session {
@@ -70,7 +71,10 @@ struct imap_session {
 	unsigned bads;           /* BAD replies in a row */
 	bool stop_input;         /* STARTTLS or close under way */
 	bool rev2;               /* ENABLE IMAP4rev2 was accepted */
+	bool condstore;          /* CONDSTORE enabled (RFC 7162 3.1) */
+	bool qresync;            /* ENABLE QRESYNC (RFC 7162 3.2.3) */
 	char *auth_tag;          /* AUTHENTICATE awaiting the response */
+	struct imap_sasl *sasl;  /* its mechanism's state (cmd_auth.c) */
 	char *idle_tag;          /* IDLE awaiting DONE (RFC 2177) */
 	bool no_expunge;         /* the command may not see EXPUNGE (7.4.1) */
 	struct imap_fetch_job *fetch_job; /* a FETCH waiting for output room */
@@ -87,6 +91,9 @@ struct imap_cmd_ctx {
 /* Goes on with s->fetch_job (cmd_fetch.c); frees it when done. */
 void imap_fetch_resume(struct imap_session *s);
 void imap_fetch_job_free(struct imap_fetch_job **job);
+
+/* Frees an unfinished AUTHENTICATE exchange (cmd_auth.c). */
+void imap_sasl_free(struct imap_sasl **sasl);
 
 /* The one place the state changes; leaving SELECTED frees the map. */
 void imap_session_set_state(struct imap_session *s, enum imap_state to);

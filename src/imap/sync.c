@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "imap/condstore.h"
 #include "imap/resp.h"
 
 static int
@@ -175,12 +176,21 @@ sync_report_gone(struct imap_session *s, struct buf *out)
 		gone[i] = bsearch(&box->msgs[i].uid, box->gone.v, box->gone.n,
 		                  sizeof(uint32_t), uid_cmp) != NULL;
 	/* From the top, so each number is right when the client reads it. */
-	for (size_t i = box->count; i-- > 0;)
+	for (size_t i = box->count; !s->qresync && i-- > 0;)
 		if (gone[i])
 			buf_printf(out, "* %zu EXPUNGE\r\n", i + 1);
 	for (size_t i = 0; i < box->count; i++)
 		if (!gone[i])
 			box->msgs[kept++] = box->msgs[i];
+	/* RFC 7162 3.2.10: with QRESYNC, one VANISHED instead (UIDs). */
+	if (s->qresync) {
+		size_t n = 0;
+
+		for (size_t k = 0; k < box->gone.n; k++)
+			if (k == 0 || box->gone.v[k] != box->gone.v[k - 1])
+				box->gone.v[n++] = box->gone.v[k];
+		imap_condstore_vanished_write(out, false, box->gone.v, n);
+	}
 	box->count = kept;
 	box->gone.n = 0;
 	free(gone);
@@ -202,6 +212,11 @@ sync_report_flags(struct imap_session *s, struct buf *out)
 		last = uid;
 		buf_printf(out, "* %zu FETCH (UID %u FLAGS ", i + 1, uid);
 		imap_resp_flags(out, box->msgs[i].flags);
+		/* RFC 7162 3.1.4.1: unsolicited FETCH carries MODSEQ. */
+		if (s->condstore) {
+			buf_append(out, " ", 1);
+			imap_condstore_modseq_write(s, i, out);
+		}
 		buf_append_str(out, ")\r\n");
 	}
 	box->flagged.n = 0;
@@ -260,8 +275,10 @@ sync_diff(struct imap_mailbox *box, const struct store_msg *now, size_t n)
 		if (j == n || now[j].uid != uid)
 			uids_push(&box->gone,
 			          uid); /* duplicates are harmless */
-		else if (now[j].flags != box->msgs[i].flags) {
+		else if (now[j].flags != box->msgs[i].flags ||
+		         now[j].modseq != box->msgs[i].modseq) {
 			box->msgs[i].flags = now[j].flags;
+			box->msgs[i].modseq = now[j].modseq;
 			uids_push(&box->flagged, uid);
 		}
 	}

@@ -379,3 +379,10 @@ mime_param_decode(struct buf *out, const char *value, size_t len)
 	buf_free(&bytes);
 	return rc;
 }
+
+int
+mime_charset_to_utf8(struct buf *out, const char *charset, const char *in,
+                     size_t len)
+{
+	return to_utf8(out, charset, in, len);
+}

@@ -321,3 +321,61 @@ mime_envelope_write(struct buf *out, const struct mime_part *m)
 	rc |= buf_append(out, ")", 1);
 	return rc < 0 ? -1 : 0;
 }
+
+/* Fills what mime_addr_first() promises from one parsed mailbox. */
+static int
+addr_first_out(const struct addr_bufs *a, struct buf *local,
+               struct buf *display)
+{
+	int rc = buf_append(local, buf_cstr(&a->mbox), a->mbox.len);
+
+	if (a->name.len > 0)
+		return rc | mime_header_decode(display, buf_cstr(&a->name),
+		                               a->name.len);
+	rc |= buf_append(display, buf_cstr(&a->mbox), a->mbox.len);
+	if (a->host.len > 0)
+		rc |= buf_printf(display, "@%s", buf_cstr(&a->host));
+	return rc;
+}
+
+int
+mime_addr_first(const char *v, size_t len, struct buf *local,
+                struct buf *display)
+{
+	struct cursor c = {v, len, 0};
+	int found = 0;
+
+	while (v != NULL && c.i < c.len && found == 0) {
+		struct addr_bufs a = {BUF_INIT, BUF_INIT, BUF_INIT, BUF_INIT};
+		size_t before = c.i;
+
+		skip_cfws(&c);
+		if (c.i < c.len && strchr(",;", c.s[c.i]) != NULL) {
+			c.i++;
+			continue;
+		}
+		read_phrase(&c, &a.name, &a.mbox);
+		if (c.i < c.len && c.s[c.i] == ':') {
+			c.i++; /* a group's name is no mailbox */
+			buf_reset(&a.mbox);
+		} else if (c.i < c.len && c.s[c.i] == '<') {
+			buf_reset(&a.mbox);
+			read_angle(&c, &a.adl, &a.mbox, &a.host);
+		} else {
+			buf_reset(&a.name);
+			if (c.i < c.len && c.s[c.i] == '@') {
+				c.i++;
+				read_domain(&c, &a.host);
+			}
+		}
+		if (a.mbox.len > 0 || a.host.len > 0)
+			found = addr_first_out(&a, local, display) < 0 ? -1 : 1;
+		buf_free(&a.name);
+		buf_free(&a.adl);
+		buf_free(&a.mbox);
+		buf_free(&a.host);
+		if (c.i == before)
+			c.i++;
+	}
+	return found;
+}

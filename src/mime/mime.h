@@ -196,4 +196,57 @@ int mime_header_decode(struct buf *out, const char *text, size_t len);
  */
 int mime_param_decode(struct buf *out, const char *value, size_t len);
 
+/*
+ * Converts len bytes in charset to UTF-8 (iconv; invalid sequences become
+ * U+FFFD).  Returns 0, 1 if the charset is unknown (nothing appended), or
+ * -1 on a buffer limit or memory error.
+ */
+int mime_charset_to_utf8(struct buf *out, const char *charset, const char *in,
+                         size_t len);
+
+/*
+ * The searchable text of a message (text.c), for the full-text index:
+ * into hdr every header field of the message's top-level header as
+ * "name: value\n" with folding undone and RFC 2047 words decoded; into
+ * body the text of every part of type text (and the headers of encapsulated
+ * messages), transfer encoding undone and converted from its charset to
+ * UTF-8.  Each buffer stops at cap bytes (on a UTF-8 character boundary).
+ * msg is the message parsed into root.  Returns 0 or -1 (memory).
+ */
+int mime_search_text(const char *msg, size_t len, const struct mime_part *root,
+                     size_t cap, struct buf *hdr, struct buf *body);
+
+/*
+ * Appends the unfolded raw value of the first field called name in the
+ * header block hdr (len bytes), without leading blanks.  Returns 1 if the
+ * field was found, 0 if not, -1 on a buffer error.
+ */
+int mime_header_get(struct buf *out, const char *hdr, size_t len,
+                    const char *name);
+
+/*
+ * Appends the RFC 5256 2.1 base subject of a raw Subject value (decoded to
+ * UTF-8, "Re:", "Fwd:", "[blob]" leaders and "(fwd)" trailers removed,
+ * blanks collapsed).  Returns 0 or -1.
+ */
+int mime_base_subject(struct buf *out, const char *subject, size_t len);
+
+/*
+ * Parses an RFC 5322 3.3 date-time (obsolete forms too: two-digit years,
+ * named zones, missing seconds).  *utc_r gets the instant in seconds since
+ * the epoch and *day_r the start (00:00 UTC) of the calendar date as
+ * written, which SENTBEFORE/SENTON/SENTSINCE compare (RFC 9051 6.4.4).
+ * Returns 0, or -1 if s is not a date.
+ */
+int mime_date_parse(const char *s, size_t len, int64_t *utc_r, int64_t *day_r);
+
+/*
+ * The first mailbox of an address list (groups are entered): its local
+ * part into local (RFC 5256 addr-mailbox) and into display its display
+ * name decoded from RFC 2047, or "local@domain" if it has none (RFC 5957).
+ * Returns 1 if there was one, 0 if not, -1 on a buffer error.
+ */
+int mime_addr_first(const char *v, size_t len, struct buf *local,
+                    struct buf *display);
+
 #endif

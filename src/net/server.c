@@ -35,7 +35,8 @@ server_new(const struct config *cfg,
 	evthread_use_pthreads();
 	srv->base = event_base_new();
 	srv->per_ip = ipcount_new();
-	if (srv->base != NULL)
+	/* worker_threads = 0: no pool, blocking work runs on the loop. */
+	if (srv->base != NULL && cfg->worker_threads > 0)
 		srv->workers =
 		    worker_pool_new(srv->base, (int)cfg->worker_threads);
 	if (srv->base == NULL || srv->per_ip == NULL ||

@@ -97,9 +97,9 @@ worker_finished_cb(evutil_socket_t fd, short what, void *arg)
 struct worker_pool *
 worker_pool_new(struct event_base *base, int nthreads)
 {
-	struct worker_pool *pool = calloc(1, sizeof(*pool));
+	struct worker_pool *pool;
 
-	if (pool == NULL)
+	if (nthreads < 1 || (pool = calloc(1, sizeof(*pool))) == NULL)
 		return NULL;
 	pthread_mutex_init(&pool->lock, NULL);
 	pthread_cond_init(&pool->wake, NULL);

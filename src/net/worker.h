@@ -16,8 +16,9 @@ struct worker_pool;
 typedef void (*worker_fn)(void *arg);
 
 /*
- * Starts nthreads threads whose completions are delivered on base (which
- * must have been created after evthread_use_pthreads()).  NULL on failure.
+ * Starts nthreads (at least 1) threads whose completions are delivered on
+ * base (which must have been created after evthread_use_pthreads()).  NULL
+ * on failure or if nthreads < 1.
  */
 struct worker_pool *worker_pool_new(struct event_base *base, int nthreads);
 

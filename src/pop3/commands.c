@@ -29,7 +29,7 @@ pop3_cmd_capa(struct pop3_session *s, const struct pop3_cmdline *cmd)
 	                  "IMPLEMENTATION Postamt\r\n");
 	/* Like IMAP's LOGINDISABLED: do not offer what would be refused. */
 	if (authorization && pop3_session_auth_allowed(s))
-		conn_printf(s->c, "USER\r\nSASL PLAIN\r\n");
+		conn_printf(s->c, "USER\r\nSASL PLAIN SCRAM-SHA-256\r\n");
 	/* RFC 2595 4: STLS only in AUTHORIZATION and only once. */
 	if (authorization && !conn_is_tls(s->c))
 		conn_printf(s->c, "STLS\r\n");

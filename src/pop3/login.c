@@ -1,8 +1,11 @@
 /*
  * pop3 login: the AUTHORIZATION state (RFC 1939 4, 7): STLS (RFC 2595 4),
- * UTF8 (RFC 6856 2), USER/PASS, AUTH PLAIN (RFC 5034, RFC 4616), the
- * user's POP3 settings, the maildrop lock (RFC 2449 8.1.1) and opening the
- * maildrop.
+ * UTF8 (RFC 6856 2), USER/PASS, AUTH PLAIN (RFC 5034, RFC 4616) and
+ * SCRAM-SHA-256 (RFC 5802, RFC 7677), the user's POP3 settings, the
+ * maildrop lock (RFC 2449 8.1.1) and opening the maildrop.
+ *
+ * A password check runs on the worker pool (proto/sasl_login.h); commands
+ * wait meanwhile (auth_busy).  Too many failures get -ERR [SYS/TEMP].
  */
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +15,7 @@
 #include "pop3/session.h"
 #include "proto/mailuser.h"
 #include "proto/sasl.h"
+#include "proto/sasl_login.h"
 #include "proto/services.h"
 #include "store/store.h"
 
@@ -164,9 +168,9 @@ login_admit(struct pop3_session *s, const char *canon)
 	return -1;
 }
 
-/* Checks the credentials and, if they are good, enters TRANSACTION. */
+/* Enters TRANSACTION as user, whose credentials were checked. */
 static void
-login_finish(struct pop3_session *s, const char *user, const char *pass)
+login_enter(struct pop3_session *s, const char *user)
 {
 	struct err err;
 	char *canon;
@@ -174,16 +178,6 @@ login_finish(struct pop3_session *s, const char *user, const char *pass)
 	uint64_t size;
 
 	err_clear(&err);
-	if (auth_verify(s->svc->auth, user, pass, &err) < 0) {
-		if (err.kind != ERR_PERM) {
-			pop3_session_fail(s, &err, "auth");
-			return;
-		}
-		conn_log(s->c, LOG_LVL_INFO, "login failed user=%s", user);
-		/* RFC 3206 4 / RFC 5034 6: [AUTH] is a credentials problem. */
-		pop3_session_err(s, "[AUTH] Authentication failed");
-		return;
-	}
 	canon = login_canonical(user);
 	if (canon == NULL) {
 		pop3_session_close(s, "out of memory");
@@ -206,6 +200,57 @@ login_finish(struct pop3_session *s, const char *user, const char *pass)
 	pop3_session_ok(s, "Logged in, %zu messages (%llu octets)", count,
 	                (unsigned long long)size);
 	free(canon);
+}
+
+/* Answers a failed login: bad credentials, throttled, or a failure. */
+static void
+login_refuse(struct pop3_session *s, const char *user, const struct err *err)
+{
+	if (err->kind == ERR_PERM) {
+		conn_log(s->c, LOG_LVL_INFO, "login failed user=%s", user);
+		/* RFC 3206 4 / RFC 5034 6: [AUTH] is a credentials problem. */
+		pop3_session_err(s, "[AUTH] Authentication failed");
+	} else if (err->kind == ERR_LIMIT) {
+		conn_log(s->c, LOG_LVL_WARN, "login throttled user=%s: %s",
+		         user, err->msg);
+		/* RFC 3206 4: [SYS/TEMP], it will work again later. */
+		pop3_session_err(s, "[SYS/TEMP] Too many failed logins, try "
+		                    "again later");
+	} else {
+		pop3_session_fail(s, err, "auth");
+	}
+}
+
+/* On the loop thread, after the worker checked the password. */
+static void
+login_checked(void *session, void *arg)
+{
+	struct pop3_session *s = session;
+	struct sasl_login *l = arg;
+
+	s->auth_busy = false;
+	if (!s->closing && s->state == POP3_AUTHORIZATION) {
+		if (l->rc == 0)
+			login_enter(s, l->user);
+		else
+			login_refuse(s, l->user, &l->err);
+	}
+	sasl_login_free(&l);
+}
+
+/* Checks the credentials on a worker; login_checked() goes on. */
+static void
+login_finish(struct pop3_session *s, const char *user, const char *pass)
+{
+	struct sasl_login *l =
+	    sasl_login_new(s->c, s->svc->auth, user, pass, NULL);
+
+	if (l == NULL) {
+		pop3_session_close(s, "out of memory");
+		return;
+	}
+	s->auth_busy = true;
+	sasl_login_start(s->c, s, l, login_checked);
 }
 
 void
@@ -249,24 +294,77 @@ login_plain(struct pop3_session *s, const char *b64, size_t len)
 }
 
 void
+pop3_login_sasl_free(struct pop3_session *s)
+{
+	sasl_scram_run_free(&s->scram);
+}
+
+/* One SCRAM-SHA-256 response; sasl_pending stays set if it goes on. */
+static void
+login_scram(struct pop3_session *s, const char *b64, size_t len)
+{
+	struct buf out;
+	struct err err;
+	enum sasl_run_result r;
+
+	err_clear(&err);
+	buf_init(&out, LOGIN_SASL_MAX);
+	r = sasl_scram_run_step(s->scram, s->svc->auth, conn_remote(s->c), b64,
+	                        len, &out, &err);
+	if (r == SASL_RUN_CHALLENGE) {
+		s->sasl_pending = true;
+		conn_printf(s->c, "+ %s\r\n", buf_cstr(&out));
+		buf_free(&out);
+		return;
+	}
+	buf_free(&out);
+	if (r == SASL_RUN_SUCCESS)
+		login_enter(s, sasl_scram_run_user(s->scram));
+	else if (r == SASL_RUN_MALFORMED)
+		pop3_session_err(s, "Invalid SCRAM-SHA-256 message");
+	else {
+		if (r == SASL_RUN_FAILED)
+			err_set(&err, ERR_PERM, "bad proof");
+		else if (r == SASL_RUN_THROTTLED)
+			err_set(&err, ERR_LIMIT, "too many failed logins");
+		login_refuse(s, sasl_scram_run_user(s->scram), &err);
+	}
+	sasl_scram_run_free(&s->scram);
+}
+
+void
 pop3_login_auth(struct pop3_session *s, const struct pop3_cmdline *cmd)
 {
+	bool scram;
+
 	if (cmd->nargs == 0) {
 		/* The mechanism list, as clients of the pre-RFC 5034 draft ask.
 		 */
 		pop3_session_ok(s, "Methods follow");
-		conn_write(s->c, "PLAIN\r\n.\r\n", 10);
+		conn_printf(s->c, "PLAIN\r\nSCRAM-SHA-256\r\n.\r\n");
 		return;
 	}
-	if (!pop3_parse_arg_is(&cmd->args[0], "PLAIN")) {
+	scram = pop3_parse_arg_is(&cmd->args[0], "SCRAM-SHA-256");
+	if (!scram && !pop3_parse_arg_is(&cmd->args[0], "PLAIN")) {
 		pop3_session_err(s, "Unsupported authentication mechanism");
 		return;
 	}
+	/* A SCRAM exchange abandoned by STLS must not answer for PLAIN. */
+	sasl_scram_run_free(&s->scram);
+	if (scram) {
+		if ((s->scram = sasl_scram_run_new()) == NULL) {
+			pop3_session_close(s, "out of memory");
+			return;
+		}
+	}
 	if (cmd->nargs == 2) {
-		login_plain(s, cmd->args[1].p, cmd->args[1].len);
+		if (scram)
+			login_scram(s, cmd->args[1].p, cmd->args[1].len);
+		else
+			login_plain(s, cmd->args[1].p, cmd->args[1].len);
 		return;
 	}
-	/* RFC 5034 4: PLAIN's challenge is empty. */
+	/* RFC 5034 4: the first challenge is empty for both. */
 	s->sasl_pending = true;
 	conn_write(s->c, "+ \r\n", 4);
 }
@@ -277,8 +375,12 @@ pop3_login_sasl_response(struct pop3_session *s, const char *line, size_t len)
 	s->sasl_pending = false;
 	if (len == 1 && line[0] == '*') {
 		/* RFC 5034 4: the client cancelled. */
+		sasl_scram_run_free(&s->scram);
 		pop3_session_err(s, "Authentication cancelled");
 		return;
 	}
-	login_plain(s, line, len);
+	if (s->scram != NULL)
+		login_scram(s, line, len);
+	else
+		login_plain(s, line, len);
 }

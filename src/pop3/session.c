@@ -218,7 +218,9 @@ pop3_session_input(void *arg)
 	struct pop3_session *s = arg;
 
 	/* While a RETR/TOP response waits for the client, commands wait. */
-	while (!s->closing && !s->tls_pending && !s->send.active) {
+	/* Commands also wait while a login is checked (login.c). */
+	while (!s->closing && !s->tls_pending && !s->send.active &&
+	       !s->auth_busy) {
 		char *line = NULL;
 		size_t len = 0;
 		enum conn_line r =
@@ -317,6 +319,7 @@ pop3_session_free(void *arg)
 		store_user_close(&s->mail);
 	/* A dropped session must not keep the maildrop locked. */
 	pop3_login_unlock(s);
+	pop3_login_sasl_free(s);
 	free(s->user);
 	free(s);
 }

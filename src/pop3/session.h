@@ -19,6 +19,7 @@
 
 struct services;
 struct store_user;
+struct sasl_scram_run;
 
 /* RFC 1939 3; changed only by pop3_session_set_state(). */
 enum pop3_state { POP3_AUTHORIZATION, POP3_TRANSACTION, POP3_UPDATE };
@@ -45,6 +46,8 @@ struct pop3_session {
 	struct services *svc;
 	enum pop3_state state;
 	bool sasl_pending; /* AUTH sent "+ "; the next line is the response */
+	bool auth_busy;    /* a password check runs on a worker (login.c) */
+	struct sasl_scram_run *scram; /* AUTH SCRAM-SHA-256 under way */
 	bool tls_pending;  /* STLS accepted; no input until tls_ready() */
 	bool closing;      /* conn_close() called; read nothing more */
 	bool stop_after_send; /* server shutdown while a response is out */
@@ -92,6 +95,9 @@ void pop3_session_fail(struct pop3_session *s, const struct err *e,
 
 /* Releases the maildrop lock if the session holds it (login.c). */
 void pop3_login_unlock(struct pop3_session *s);
+
+/* Frees an unfinished AUTH exchange (login.c). */
+void pop3_login_sasl_free(struct pop3_session *s);
 
 /* AUTHORIZATION state handlers (login.c). */
 pop3_cmd_fn pop3_login_stls;

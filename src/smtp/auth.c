@@ -1,18 +1,23 @@
 /*
- * SMTP AUTH (RFC 4954) with the PLAIN (RFC 4616) and LOGIN mechanisms.
+ * SMTP AUTH (RFC 4954) with the PLAIN (RFC 4616), LOGIN and SCRAM-SHA-256
+ * (RFC 5802, RFC 7677) mechanisms.
  *
  * Only on the submission services, and only over TLS unless the operator
  * allowed plaintext on loopback (session.c decides).  Secrets are wiped as
- * soon as they have been checked.
+ * soon as they have been checked.  A password check runs on the worker
+ * pool (proto/sasl_login.h) while the session reads nothing
+ * (SMTP_AUTH_VERIFYING); too many failures get 454 4.7.0 for a while.
  */
 #include "smtp/session.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "auth/auth.h"
 #include "proto/sasl.h"
+#include "proto/sasl_login.h"
 #include "util/buf.h"
 
 /* Largest decoded SASL message we take; RFC 4954 4 allows 12288 octets. */
@@ -38,6 +43,7 @@ smtp_auth_reset(struct smtp_session *s)
 		free(s->auth_login_user);
 		s->auth_login_user = NULL;
 	}
+	sasl_scram_run_free(&s->auth_scram);
 	s->auth_step = SMTP_AUTH_NONE;
 }
 
@@ -49,30 +55,15 @@ smtp_auth_finish(struct smtp_session *s)
 	smtp_session_set_state(s, SMTP_STATE_READY);
 }
 
+/* Logs in as user (credentials already checked), or refuses. */
 static void
-smtp_auth_verify(struct smtp_session *s, const char *user, const char *pass)
+smtp_auth_admit(struct smtp_session *s, const char *user)
 {
 	struct auth_user_info info;
 	struct err e;
 	char *copy;
 
 	err_clear(&e);
-	smtp_auth_finish(s);
-	/* Blocks for one password hash; see the report on worker pools. */
-	if (auth_verify(s->svc->auth, user, pass, &e) < 0) {
-		if (e.kind == ERR_PERM) {
-			conn_log(s->c, LOG_LVL_INFO, "auth failed user=%s",
-			         user);
-			smtp_reply_error(s, "535 5.7.8 Authentication "
-			                    "credentials invalid");
-		} else {
-			conn_log(s->c, LOG_LVL_WARN, "auth error: %s: %s",
-			         err_kind_name(e.kind), e.msg);
-			smtp_reply(s, "454 4.7.0 Temporary authentication "
-			              "failure");
-		}
-		return;
-	}
 	/* Per-user setting: this account may not submit mail. */
 	if (auth_user_info(s->svc->auth, user, &info, &e) < 0 ||
 	    !info.submission) {
@@ -90,6 +81,114 @@ smtp_auth_verify(struct smtp_session *s, const char *user, const char *pass)
 	conn_set_user(s->c, user);
 	conn_log(s->c, LOG_LVL_INFO, "auth ok");
 	smtp_reply(s, "235 2.7.0 Authentication successful");
+}
+
+/* Answers a failed login: bad credentials, throttled, or a failure. */
+static void
+smtp_auth_refuse(struct smtp_session *s, const char *user, const struct err *e)
+{
+	if (e->kind == ERR_PERM) {
+		conn_log(s->c, LOG_LVL_INFO, "auth failed user=%s", user);
+		smtp_reply_error(s, "535 5.7.8 Authentication credentials "
+		                    "invalid");
+	} else if (e->kind == ERR_LIMIT) {
+		conn_log(s->c, LOG_LVL_WARN, "auth throttled user=%s: %s", user,
+		         e->msg);
+		smtp_reply_error(s, "454 4.7.0 Too many failed logins, try "
+		                    "again later");
+	} else {
+		conn_log(s->c, LOG_LVL_WARN, "auth error: %s: %s",
+		         err_kind_name(e->kind), e->msg);
+		smtp_reply(s, "454 4.7.0 Temporary authentication failure");
+	}
+}
+
+/* On the loop thread, after the worker checked the password. */
+static void
+smtp_auth_verified(void *session, void *arg)
+{
+	struct smtp_session *s = session;
+	struct sasl_login *l = arg;
+
+	if (s->state != SMTP_STATE_CLOSED) {
+		smtp_auth_finish(s);
+		if (l->rc == 0)
+			smtp_auth_admit(s, l->user);
+		else
+			smtp_auth_refuse(s, l->user, &l->err);
+	}
+	sasl_login_free(&l);
+}
+
+/* Hands (user, pass) to a worker; the reply comes from the callback. */
+static void
+smtp_auth_verify(struct smtp_session *s, const char *user, const char *pass)
+{
+	struct sasl_login *l =
+	    sasl_login_new(s->c, s->svc->auth, user, pass, NULL);
+
+	if (l == NULL) {
+		smtp_auth_finish(s);
+		smtp_reply(s, "454 4.7.0 Temporary authentication failure");
+		return;
+	}
+	smtp_auth_reset(s);
+	s->auth_step = SMTP_AUTH_VERIFYING;
+	smtp_session_set_state(s, SMTP_STATE_AUTH);
+	sasl_login_start(s->c, s, l, smtp_auth_verified);
+}
+
+/* One SCRAM-SHA-256 response (base64 text). */
+static void
+smtp_auth_scram(struct smtp_session *s, const char *text, size_t len)
+{
+	struct buf out = BUF_INIT;
+	struct err e;
+	char user[AUTH_ADDRESS_MAX + 1];
+	enum sasl_run_result r;
+
+	err_clear(&e);
+	buf_init(&out, SMTP_SASL_MAX);
+	r = sasl_scram_run_step(s->auth_scram, s->svc->auth, conn_remote(s->c),
+	                        text, len, &out, &e);
+	snprintf(user, sizeof(user), "%s", sasl_scram_run_user(s->auth_scram));
+	if (r == SASL_RUN_CHALLENGE) {
+		smtp_reply(s, "334 %s", buf_cstr(&out));
+		buf_free(&out);
+		return;
+	}
+	buf_free(&out);
+	smtp_auth_finish(s);
+	if (r == SASL_RUN_SUCCESS) {
+		smtp_auth_admit(s, user);
+		return;
+	}
+	if (r == SASL_RUN_MALFORMED) {
+		smtp_reply_error(s, "501 5.5.2 Invalid SCRAM-SHA-256 message");
+		return;
+	}
+	if (r == SASL_RUN_FAILED)
+		err_set(&e, ERR_PERM, "bad proof");
+	else if (r == SASL_RUN_THROTTLED)
+		err_set(&e, ERR_LIMIT, "too many failed logins");
+	smtp_auth_refuse(s, user, &e);
+}
+
+/* Starts SCRAM-SHA-256 with or without an initial response. */
+static void
+smtp_auth_scram_start(struct smtp_session *s, const char *ir, size_t irlen)
+{
+	s->auth_scram = sasl_scram_run_new();
+	if (s->auth_scram == NULL) {
+		smtp_auth_finish(s);
+		smtp_reply(s, "454 4.7.0 Temporary authentication failure");
+		return;
+	}
+	s->auth_step = SMTP_AUTH_SCRAM;
+	if (ir != NULL)
+		smtp_auth_scram(s, ir, irlen);
+	else
+		smtp_reply(s, "334 "); /* SCRAM is client-first */
 }
 
 /* Decodes a client response; on failure replies 501 and ends AUTH. */
@@ -209,6 +308,8 @@ smtp_cmd_auth(struct smtp_session *s, const char *arg, size_t len)
 		}
 		s->auth_step = SMTP_AUTH_LOGIN_USER;
 		smtp_reply(s, SMTP_LOGIN_USER_PROMPT);
+	} else if (mlen == 13 && strncasecmp(arg, "SCRAM-SHA-256", 13) == 0) {
+		smtp_auth_scram_start(s, ir, irlen);
 	} else {
 		smtp_auth_finish(s);
 		smtp_reply_error(s, "504 5.5.4 Unrecognized authentication "
@@ -235,6 +336,10 @@ smtp_auth_line(struct smtp_session *s, char *line, size_t len)
 	case SMTP_AUTH_LOGIN_PASS:
 		smtp_auth_login_pass(s, line, len);
 		break;
+	case SMTP_AUTH_SCRAM:
+		smtp_auth_scram(s, line, len);
+		break;
+	case SMTP_AUTH_VERIFYING: /* input is not read meanwhile */
 	case SMTP_AUTH_NONE:
 	default:
 		/* Cannot happen: the AUTH state always has a step. */

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "auth/auth.h"
+#include "proto/mailuser.h"
 #include "store/store.h"
 #include "util/buf.h"
 
@@ -103,6 +104,26 @@ smtp_cmd_data(struct smtp_session *s, const char *arg, size_t len)
 	smtp_reply(s, "354 End data with <CR><LF>.<CR><LF>");
 }
 
+/*
+ * A finished DATA delivering on a worker thread (conn_run_blocking()): the
+ * fsyncs of the blobs, the index commits and the queue file do not stall
+ * the event loop, and deliveries of several sessions share their fsyncs
+ * (the store's group commit).  While it runs the session reads no input
+ * and the loop thread leaves s->txn alone (the timeout and shutdown hooks
+ * only change the state), so the worker reads s->txn, s->cfg, s->svc and
+ * s->user but never the connection; everything for the log and the reply
+ * waits in the job for done().
+ */
+struct data_job {
+	struct smtp_session *s;
+	size_t delivered;  /* local users that have the message */
+	bool local_failed; /* the delivery to users[delivered] failed */
+	bool queue_failed; /* writing the outbound queue file failed */
+	struct err err;    /* of the failure */
+	bool sent_failed;  /* save_sent failed (logged only) */
+	struct err sent_err;
+};
+
 /* Stores the message in one user's INBOX; durable when it returns 0. */
 static int
 smtp_data_deliver_one(struct smtp_session *s, const char *user, struct err *e)
@@ -112,7 +133,8 @@ smtp_data_deliver_one(struct smtp_session *s, const char *user, struct err *e)
 	uint32_t uid;
 	int rc;
 
-	if (store_user_open(s->svc->store, user, &u, e) < 0)
+	/* With the user's quota (552 5.2.2 when it is full). */
+	if (mailuser_open(s->svc, user, &u, e) < 0)
 		return -1;
 	rc = store_deliver(u, "INBOX", msg->data, msg->len, 0, &uid, e);
 	store_user_close(&u);
@@ -154,60 +176,80 @@ smtp_data_enqueue(struct smtp_session *s, struct err *e)
  * APPEND still see it on every device.  A failure here does not fail the
  * submission: the mail is already delivered or queued.
  */
-static void
-smtp_data_save_sent(struct smtp_session *s)
+static int
+smtp_data_save_sent(struct smtp_session *s, struct err *e)
 {
 	const struct buf *msg = &s->txn.body.msg;
 	struct auth_user_info info;
 	struct store_user *u = NULL;
 	uint32_t uid;
-	struct err e;
+	int rc;
 
-	err_clear(&e);
 	if (s->user == NULL ||
-	    auth_user_info(s->svc->auth, s->user, &info, &e) < 0 ||
+	    auth_user_info(s->svc->auth, s->user, &info, NULL) < 0 ||
 	    !info.save_sent)
-		return;
-	if (store_user_open(s->svc->store, s->user, &u, &e) < 0 ||
-	    store_deliver(u, "Sent", msg->data + s->txn.return_path_len,
-	                  msg->len - s->txn.return_path_len, STORE_FLAG_SEEN,
-	                  &uid, &e) < 0)
-		conn_log(s->c, LOG_LVL_WARN, "save_sent failed id=%s: %s",
-		         s->txn.id, e.msg);
-	if (u != NULL)
-		store_user_close(&u);
+		return 0;
+	if (mailuser_open(s->svc, s->user, &u, e) < 0)
+		return -1;
+	rc = store_deliver(u, "Sent", msg->data + s->txn.return_path_len,
+	                   msg->len - s->txn.return_path_len, STORE_FLAG_SEEN,
+	                   &uid, e);
+	store_user_close(&u);
+	return rc;
 }
 
 /*
- * Delivers to every recipient, stopping at the first failure.  Plain SMTP
- * DATA has one reply for all recipients (LMTP has one per recipient), so a
- * failure after some deliveries makes the sender retry all of them and the
- * earlier ones get the message twice; duplicates are preferred to loss.
+ * On a worker thread.  Delivers to every recipient, stopping at the first
+ * failure.  Plain SMTP DATA has one reply for all recipients (LMTP has one
+ * per recipient), so a failure after some deliveries makes the sender
+ * retry all of them and the earlier ones get the message twice;
+ * duplicates are preferred to loss.
  */
 static void
-smtp_data_deliver(struct smtp_session *s)
+smtp_data_work(void *arg)
 {
+	struct data_job *job = arg;
+	struct smtp_session *s = job->s;
 	struct smtp_txn *t = &s->txn;
-	struct err e;
 
-	for (size_t i = 0; i < t->nusers; i++) {
-		err_clear(&e);
-		if (smtp_data_deliver_one(s, t->users[i], &e) == 0)
-			continue;
-		conn_log(s->c, LOG_LVL_ERROR,
-		         "delivery failed id=%s rcpt=%s done=%zu error=%s: %s",
-		         t->id, t->users[i], i, err_kind_name(e.kind), e.msg);
-		if (e.kind == ERR_QUOTA)
-			smtp_reply(s, "552 5.2.2 Mailbox full");
-		else
-			smtp_reply(s, "451 4.3.0 Local delivery failed, try "
-			              "again later");
+	err_clear(&job->err);
+	for (; job->delivered < t->nusers; job->delivered++) {
+		if (smtp_data_deliver_one(s, t->users[job->delivered],
+		                          &job->err) < 0) {
+			job->local_failed = true;
+			return;
+		}
+	}
+	if (smtp_data_enqueue(s, &job->err) < 0) {
+		job->queue_failed = true;
 		return;
 	}
-	err_clear(&e);
-	if (smtp_data_enqueue(s, &e) < 0) {
+	err_clear(&job->sent_err);
+	job->sent_failed = smtp_data_save_sent(s, &job->sent_err) < 0;
+}
+
+/* On the loop thread: the reply for what the job did. */
+static void
+smtp_data_reply(struct smtp_session *s, const struct data_job *job)
+{
+	struct smtp_txn *t = &s->txn;
+
+	if (job->local_failed) {
+		struct smtp_err_reply r = smtp_reply_for_err(job->err.kind);
+
+		conn_log(s->c, LOG_LVL_ERROR,
+		         "delivery failed id=%s rcpt=%s done=%zu error=%s: %s",
+		         t->id, t->users[job->delivered], job->delivered,
+		         err_kind_name(job->err.kind), job->err.msg);
+		/* An unknown user here was known at RCPT: try again later. */
+		if (job->err.kind == ERR_NOTFOUND)
+			r = smtp_reply_for_err(ERR_TEMP);
+		smtp_reply(s, "%d %s %s", r.code, r.esc, r.text);
+		return;
+	}
+	if (job->queue_failed) {
 		conn_log(s->c, LOG_LVL_ERROR, "queueing failed id=%s: %s: %s",
-		         t->id, err_kind_name(e.kind), e.msg);
+		         t->id, err_kind_name(job->err.kind), job->err.msg);
 		smtp_reply(s, "451 4.3.0 Cannot queue the message, try again "
 		              "later");
 		return;
@@ -216,12 +258,64 @@ smtp_data_deliver(struct smtp_session *s)
 	         "accepted id=%s from=<%s> rcpts=%zu size=%llu queued=%zu",
 	         t->id, t->from, t->nusers, (unsigned long long)t->body.size,
 	         t->out.nrcpts);
-	smtp_data_save_sent(s);
+	if (job->sent_failed)
+		conn_log(s->c, LOG_LVL_WARN, "save_sent failed id=%s: %s",
+		         t->id, job->sent_err.msg);
 	smtp_reply(s, "250 2.0.0 Ok: queued as %s", t->id);
+	smtp_dsn_local_delivered(s);
 }
 
-/* Answers the final dot. */
+/* Ends the transaction, whatever its outcome. */
 static void
+smtp_data_end(struct smtp_session *s)
+{
+	smtp_txn_reset(s);
+	/* The idle timer may have closed the session during a job. */
+	if (s->state == SMTP_STATE_CLOSED)
+		return;
+	smtp_session_set_state(s, SMTP_STATE_READY);
+	if (s->shutting_down) {
+		smtp_reply(s, "421 4.3.2 Server shutting down");
+		smtp_session_close(s, "server shutdown");
+	}
+}
+
+/* On the loop thread, even if the client went away during the job. */
+static void
+smtp_data_done(void *session, void *arg)
+{
+	struct smtp_session *s = session;
+	struct data_job *job = arg;
+
+	/* Tell the recipients' other sessions (IDLE) now (store.h). */
+	store_flush_changes(s->svc->store);
+	smtp_data_reply(s, job);
+	free(job);
+	smtp_data_end(s);
+}
+
+/* Starts the delivery job; false if it ran inline and is finished. */
+static bool
+smtp_data_deliver(struct smtp_session *s)
+{
+	struct data_job *job = calloc(1, sizeof(*job));
+
+	if (job == NULL) {
+		smtp_reply(s, "452 4.3.1 Insufficient system storage");
+		return false;
+	}
+	job->s = s;
+	if (conn_run_blocking(s->c, smtp_data_work, smtp_data_done, job) == 0)
+		return true;
+	/* No worker pool (or it is stopping): the same job, inline. */
+	smtp_data_work(job);
+	smtp_data_reply(s, job);
+	free(job);
+	return false;
+}
+
+/* Answers the final dot; true if a delivery job will finish the reply. */
+static bool
 smtp_data_finish(struct smtp_session *s)
 {
 	const struct smtp_body *b = &s->txn.body;
@@ -250,8 +344,9 @@ smtp_data_finish(struct smtp_session *s)
 		         s->txn.id);
 		smtp_reply(s, "452 4.3.1 Insufficient system storage");
 	} else {
-		smtp_data_deliver(s);
+		return smtp_data_deliver(s);
 	}
+	return false;
 }
 
 void
@@ -259,11 +354,7 @@ smtp_data_line(struct smtp_session *s, const char *line, size_t len)
 {
 	if (smtp_body_line(&s->txn.body, line, len) == SMTP_BODY_MORE)
 		return;
-	smtp_data_finish(s);
-	smtp_txn_reset(s);
-	smtp_session_set_state(s, SMTP_STATE_READY);
-	if (s->shutting_down) {
-		smtp_reply(s, "421 4.3.2 Server shutting down");
-		smtp_session_close(s, "server shutdown");
-	}
+	if (smtp_data_finish(s))
+		return; /* smtp_data_done() ends the transaction */
+	smtp_data_end(s);
 }

@@ -56,9 +56,13 @@ blob_path(char *out, size_t size, const char *dir, const char *prefix,
 	return n < 0 || (size_t)n >= size ? -1 : 0;
 }
 
-/* Writes all of data to fd and fsyncs it; returns 0 or an errno value. */
+/*
+ * Writes all of data to fd and fsyncs it (sync) or only starts its
+ * writeback (!sync: a later syncfs() waits for it); returns 0 or an errno
+ * value.
+ */
 static int
-blob_write_all(int fd, const void *data, size_t len)
+blob_write_all(int fd, const void *data, size_t len, bool sync)
 {
 	const char *p = data;
 
@@ -73,6 +77,11 @@ blob_write_all(int fd, const void *data, size_t len)
 		p += n;
 		len -= (size_t)n;
 	}
+	if (!sync)
+		return sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE) < 0 &&
+		               errno != ENOSYS
+		           ? errno
+		           : 0;
 	return fsync(fd) < 0 ? errno : 0;
 }
 
@@ -106,9 +115,10 @@ blob_rename(const char *from, const char *to)
 	return rename(from, to) < 0 ? errno : 0;
 }
 
-int
-store_blob_write(const char *dir, const void *data, size_t len,
-                 char id_r[STORE_BLOB_ID_SIZE], struct err *err)
+/* Writes tmp.<random>, renamed to <id_r>; fsynced if sync. */
+static int
+blob_write(const char *dir, const void *data, size_t len, bool sync,
+           char id_r[STORE_BLOB_ID_SIZE], struct err *err)
 {
 	char tmp_id[STORE_BLOB_ID_SIZE], tmp[4096], final[4096];
 	int fd, e;
@@ -121,7 +131,7 @@ store_blob_write(const char *dir, const void *data, size_t len,
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return blob_errno(errno, "create", tmp, err);
-	e = blob_write_all(fd, data, len);
+	e = blob_write_all(fd, data, len, sync);
 	if (close(fd) < 0 && e == 0)
 		e = errno;
 	if (e != 0) {
@@ -132,8 +142,44 @@ store_blob_write(const char *dir, const void *data, size_t len,
 		unlink(tmp);
 		return blob_errno(e, "rename", tmp, err);
 	}
+	return 0;
+}
+
+int
+store_blob_write_file(const char *dir, const void *data, size_t len,
+                      char id_r[STORE_BLOB_ID_SIZE], struct err *err)
+{
+	return blob_write(dir, data, len, false, id_r, err);
+}
+
+int
+store_blob_sync_all(const char *dir, struct err *err)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int e = 0;
+
+	if (fd < 0)
+		return blob_errno(errno, "open", dir, err);
+	/*
+	 * One journal commit and one cache flush for every blob of the
+	 * group: their data (writeback already started) and their renames.
+	 */
+	if (syncfs(fd) < 0)
+		e = errno;
+	close(fd);
+	return e == 0 ? 0 : blob_errno(e, "syncfs", dir, err);
+}
+
+int
+store_blob_write(const char *dir, const void *data, size_t len,
+                 char id_r[STORE_BLOB_ID_SIZE], struct err *err)
+{
+	int e;
+
+	if (blob_write(dir, data, len, true, id_r, err) < 0)
+		return -1;
 	if ((e = blob_sync_dir(dir)) != 0) {
-		unlink(final);
+		store_blob_unlink(dir, id_r);
 		return blob_errno(e, "fsync", dir, err);
 	}
 	return 0;

@@ -3,9 +3,11 @@
  *
  * Every change runs in one IMMEDIATE transaction, which takes the write
  * lock at BEGIN: two sessions of one user never read the same UIDNEXT or
- * HIGHESTMODSEQ and both use it.
+ * HIGHESTMODSEQ and both use it.  Appends on worker threads commit in
+ * groups (embedded_group.c).
  */
 #include "store/embedded_private.h"
+#include "store/embedded_cache.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,62 +87,108 @@ embedded_msg_insert(struct embedded_user *u, const struct emb_counters *c,
 }
 
 int
-embedded_quota_check(struct embedded_user *u, uint64_t bytes, uint64_t messages,
-                     struct err *err)
+embedded_quota_check_limits(struct embedded_user *u, uint64_t bytes_limit,
+                            uint64_t messages_limit, uint64_t bytes,
+                            uint64_t messages, struct err *err)
 {
 	int64_t used_bytes, used_msgs;
 
-	if (u->base.quota_bytes == 0 && u->base.quota_messages == 0)
+	if (bytes_limit == 0 && messages_limit == 0)
 		return 0;
 	if (embedded_meta_get(u, "bytes", &used_bytes, err) < 0 ||
 	    embedded_meta_get(u, "messages", &used_msgs, err) < 0)
 		return -1;
-	if (u->base.quota_bytes != 0 &&
-	    (uint64_t)used_bytes + bytes > u->base.quota_bytes)
+	if (bytes_limit != 0 && (uint64_t)used_bytes + bytes > bytes_limit)
 		return err_set(err, ERR_QUOTA,
 		               "quota exceeded: %lld + %llu bytes > %llu",
 		               (long long)used_bytes, (unsigned long long)bytes,
-		               (unsigned long long)u->base.quota_bytes);
-	if (u->base.quota_messages != 0 &&
-	    (uint64_t)used_msgs + messages > u->base.quota_messages)
+		               (unsigned long long)bytes_limit);
+	if (messages_limit != 0 &&
+	    (uint64_t)used_msgs + messages > messages_limit)
 		return err_set(err, ERR_QUOTA,
 		               "quota exceeded: %lld + %llu messages > %llu",
 		               (long long)used_msgs,
 		               (unsigned long long)messages,
-		               (unsigned long long)u->base.quota_messages);
+		               (unsigned long long)messages_limit);
 	return 0;
 }
 
-/* The index half of an append: one transaction, all or nothing. */
-static int
-emb_append_index(struct embedded_user *u, const char *mailbox, const char *blob,
-                 const struct store_append *msg, struct emb_counters *c,
-                 struct err *err)
+int
+embedded_quota_check(struct embedded_user *u, uint64_t bytes, uint64_t messages,
+                     struct err *err)
+{
+	return embedded_quota_check_limits(u, u->base.quota_bytes,
+	                                   u->base.quota_messages, bytes,
+	                                   messages, err);
+}
+
+int
+embedded_append_row(struct embedded_user *u, const char *mailbox,
+                    const char *blob, const struct store_append *msg,
+                    uint64_t quota_bytes, uint64_t quota_messages,
+                    struct emb_counters *c, struct err *err)
 {
 	struct emb_counters next;
 
-	if (embedded_run(u, EMB_BEGIN_IMMEDIATE, err) < 0)
-		return -1;
 	if (embedded_counters_get(u, mailbox, c, err) < 0 ||
-	    embedded_quota_check(u, msg->len, 1, err) < 0)
-		goto fail;
-	if (c->uidnext >= EMB_UID_MAX) {
-		err_set(err, ERR_LIMIT, "mailbox \"%.200s\" has used all UIDs",
-		        mailbox);
-		goto fail;
-	}
+	    embedded_quota_check_limits(u, quota_bytes, quota_messages,
+	                                msg->len, 1, err) < 0)
+		return -1;
+	if (c->uidnext >= EMB_UID_MAX)
+		return err_set(err, ERR_LIMIT,
+		               "mailbox \"%.200s\" has used all UIDs", mailbox);
 	next = *c;
 	next.uidnext = c->uidnext + 1;
 	next.modseq = c->modseq + 1;
 	if (embedded_msg_insert(u, c, blob, msg->len, msg->flags,
 	                        msg->internaldate, err) < 0 ||
-	    embedded_counters_set(u, &next, err) < 0 ||
-	    embedded_run(u, EMB_COMMIT, err) < 0)
-		goto fail;
-	return 0;
-fail:
-	embedded_rollback(u);
-	return -1;
+	    embedded_cache_add(u, c->id, (uint32_t)c->uidnext, msg->data,
+	                       msg->len, err) < 0)
+		return -1;
+	return embedded_counters_set(u, &next, err);
+}
+
+void
+embedded_append_publish(struct embedded_user *u, const char *mailbox,
+                        const struct store_append *msg,
+                        const struct emb_counters *c)
+{
+	struct store_change ch = {.kind = STORE_CHANGE_NEW};
+
+	ch.mailbox = mailbox;
+	ch.uid = (uint32_t)c->uidnext;
+	ch.flags = msg->flags;
+	ch.modseq = (uint64_t)c->modseq + 1;
+	ch.size = msg->len;
+	ch.internaldate = msg->internaldate;
+	store_feed_publish(&u->base, &ch);
+}
+
+/*
+ * The index half of an append on the home thread: one transaction under
+ * the change lock, all or nothing, published before the lock goes.
+ */
+static int
+emb_append_index(struct embedded_user *u, const char *mailbox, const char *blob,
+                 const struct store_append *msg, struct emb_counters *c,
+                 struct err *err)
+{
+	int rc = -1;
+
+	store_change_lock(&u->base);
+	if (embedded_run(u, EMB_BEGIN_IMMEDIATE, err) < 0)
+		goto out;
+	if (embedded_append_row(u, mailbox, blob, msg, u->base.quota_bytes,
+	                        u->base.quota_messages, c, err) < 0 ||
+	    embedded_run(u, EMB_COMMIT, err) < 0) {
+		embedded_rollback(u);
+		goto out;
+	}
+	embedded_append_publish(u, mailbox, msg, c);
+	rc = 0;
+out:
+	store_change_unlock(&u->base);
+	return rc;
 }
 
 /* Checks the quota before the blob is written: a refusal costs no fsync. */
@@ -158,6 +206,35 @@ emb_quota_precheck(struct embedded_user *u, size_t len, struct err *err)
 	return rc;
 }
 
+/*
+ * On the home thread (tests, tools, a job that could not be queued) an
+ * append commits alone, so its changes are announced before it returns
+ * (store.h); on a worker it joins the group commit of its user.
+ */
+static int
+emb_append_commit(struct embedded_user *u, const char *mailbox,
+                  const struct store_append *m, char *blob,
+                  struct emb_counters *c, struct err *err)
+{
+	int rc;
+
+	if (store_is_home(u->base.store)) {
+		if (store_blob_write(u->blob_dir, m->data, m->len, blob, err) <
+		    0)
+			return -1;
+		rc = emb_append_index(u, mailbox, blob, m, c, err);
+	} else {
+		if (store_blob_write_file(u->blob_dir, m->data, m->len, blob,
+		                          err) < 0)
+			return -1;
+		rc = embedded_group_append(u, mailbox, m, blob, c, err);
+	}
+	/* Not committed: the blob must not outlive the failure. */
+	if (rc < 0)
+		store_blob_unlink(u->blob_dir, blob);
+	return rc;
+}
+
 int
 embedded_append(struct store_user *pub, const char *mailbox,
                 const struct store_append *msg, uint32_t *uidvalidity_r,
@@ -167,30 +244,17 @@ embedded_append(struct store_user *pub, const char *mailbox,
 	struct store_append m = *msg;
 	char blob[STORE_BLOB_ID_SIZE];
 	struct emb_counters c;
-	struct store_change ch = {.kind = STORE_CHANGE_NEW};
 
 	if (m.internaldate == 0)
 		m.internaldate = (int64_t)time(NULL);
 	m.flags &= STORE_FLAG_ALL;
 	if (emb_quota_precheck(u, m.len, err) < 0 ||
-	    store_blob_write(u->blob_dir, m.data, m.len, blob, err) < 0)
+	    emb_append_commit(u, mailbox, &m, blob, &c, err) < 0)
 		return -1;
-	if (emb_append_index(u, mailbox, blob, &m, &c, err) < 0) {
-		/* Not committed: the blob must not outlive the failure. */
-		store_blob_unlink(u->blob_dir, blob);
-		return -1;
-	}
 	if (uidvalidity_r != NULL)
 		*uidvalidity_r = (uint32_t)c.uidvalidity;
 	if (uid_r != NULL)
 		*uid_r = (uint32_t)c.uidnext;
-	ch.mailbox = mailbox;
-	ch.uid = (uint32_t)c.uidnext;
-	ch.flags = m.flags;
-	ch.modseq = (uint64_t)c.modseq + 1;
-	ch.size = m.len;
-	ch.internaldate = m.internaldate;
-	store_feed_publish(pub, &ch);
 	return 0;
 }
 

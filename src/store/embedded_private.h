@@ -45,6 +45,7 @@ enum emb_stmt {
 	EMB_MBOX_SUBSCRIBE,
 	EMB_MSG_GET,
 	EMB_MSG_MOVE_ALL,
+	EMB_CACHE_GET, /* embedded_cache.c: FETCH's cached strings */
 	EMB_STMT_COUNT
 };
 
@@ -63,7 +64,7 @@ struct embedded_user {
 #define STORE_BLOB_TMP_MAX_AGE (15 * 60)
 
 /* Schema version kept in PRAGMA user_version. */
-#define EMB_SCHEMA_VERSION 2
+#define EMB_SCHEMA_VERSION 3 /* embedded_db.c: v3 adds msg_cache, msg_text */
 
 /*
  * Orphan blobs (no row names them) younger than this may belong to a
@@ -234,6 +235,19 @@ int embedded_mailbox_list(struct store_user *u,
 int store_blob_write(const char *dir, const void *data, size_t len,
                      char id_r[STORE_BLOB_ID_SIZE], struct err *err);
 
+/*
+ * The two halves of store_blob_write(), for group commit: the file is
+ * written and renamed, its writeback started but not waited for; then one
+ * store_blob_sync_all() (syncfs() of the file system) makes the content
+ * and the name of every blob written before it durable: one journal
+ * commit and one cache flush for the whole group instead of two fsyncs
+ * per message.  Until then no index row may name the blob (a crash leaves
+ * an orphan, collected later).  Same errors.
+ */
+int store_blob_write_file(const char *dir, const void *data, size_t len,
+                          char id_r[STORE_BLOB_ID_SIZE], struct err *err);
+int store_blob_sync_all(const char *dir, struct err *err);
+
 /* Appends blob id to out; ERR_IO if its size is not size. */
 int store_blob_read(const char *dir, const char *id, uint64_t size,
                     struct buf *out, struct err *err);
@@ -247,5 +261,50 @@ void store_blob_unlink(const char *dir, const char *id);
  * delivery running right now in another session.  Returns how many went.
  */
 int store_blob_clean(const char *dir, time_t now, time_t max_age);
+
+/*
+ * Adding messages (embedded_msg.c, embedded_group.c).
+ *
+ * embedded_append_row() adds the row of one message whose blob is durable,
+ * inside a transaction: mailbox counters, the given quota limits (0: none,
+ * ERR_QUOTA), the UID limit (ERR_LIMIT), the row and its cache.  *c gets
+ * the counters before the insert (its UID is c->uidnext, its mod-sequence
+ * c->modseq + 1).
+ */
+int embedded_append_row(struct embedded_user *u, const char *mailbox,
+                        const char *blob, const struct store_append *msg,
+                        uint64_t quota_bytes, uint64_t quota_messages,
+                        struct emb_counters *c, struct err *err);
+
+/* The NEW change of a message embedded_append_row() added. */
+void embedded_append_publish(struct embedded_user *u, const char *mailbox,
+                             const struct store_append *msg,
+                             const struct emb_counters *c);
+
+/* ERR_QUOTA if adding bytes and messages would pass the given limits. */
+int embedded_quota_check_limits(struct embedded_user *u, uint64_t bytes_limit,
+                                uint64_t messages_limit, uint64_t bytes,
+                                uint64_t messages, struct err *err);
+
+/*
+ * Group commit (embedded_group.c): the per-user queue every handle of a
+ * user shares (struct store_shared backend), set up and freed with it.
+ */
+int embedded_group_init(struct store_shared *sh, struct store_user *u,
+                        struct err *err);
+void embedded_group_free(struct store_shared *sh);
+
+/*
+ * Commits the row of a message whose blob file is written (not its
+ * directory) together with the other deliveries of the user waiting at the
+ * same time: the first to arrive fsyncs the blob directory once, adds
+ * every waiting row in one transaction, publishes their changes and wakes
+ * the others.  Returns 0 when the row is committed, with *c_r as
+ * embedded_append_row() gives it; -1 with *err filled otherwise (the
+ * caller then removes the blob).
+ */
+int embedded_group_append(struct embedded_user *u, const char *mailbox,
+                          const struct store_append *msg, const char *blob,
+                          struct emb_counters *c_r, struct err *err);
 
 #endif

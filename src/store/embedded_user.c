@@ -88,6 +88,24 @@ emb_user_close(struct store_user *pub)
 	free(u);
 }
 
+/*
+ * Crash leftovers: tmp.* files (see store_blob_clean() for why only old
+ * ones) and orphan blobs.  Both scans read the whole blob directory, so
+ * they run only when the orphan scan is due (STORE_BLOB_GC_INTERVAL), not
+ * at every open: SMTP opens a user for every delivery.
+ */
+static void
+emb_user_clean(struct embedded_user *u, time_t now)
+{
+	int64_t last = 0;
+
+	if (embedded_meta_get(u, "blob_gc", &last, NULL) < 0 ||
+	    last > (int64_t)now - STORE_BLOB_GC_INTERVAL)
+		return;
+	store_blob_clean(u->blob_dir, now, STORE_BLOB_TMP_MAX_AGE);
+	embedded_blob_gc_maybe(u, now);
+}
+
 static int
 emb_user_open(struct store *s, const char *address, struct store_user **user_r,
               struct err *err)
@@ -110,9 +128,7 @@ emb_user_open(struct store *s, const char *address, struct store_user **user_r,
 		emb_user_close(&u->base);
 		return -1;
 	}
-	/* Crash leftovers; see store_blob_clean() for why only old ones. */
-	store_blob_clean(u->blob_dir, time(NULL), STORE_BLOB_TMP_MAX_AGE);
-	embedded_blob_gc_maybe(u, time(NULL));
+	emb_user_clean(u, time(NULL));
 	*user_r = &u->base;
 	return 0;
 }
@@ -137,4 +153,6 @@ const struct store_backend_ops store_embedded_ops = {
     .append = embedded_append,
     .copy = embedded_copy,
     .quota_get = embedded_quota_get,
+    .shared_init = embedded_group_init,
+    .shared_free = embedded_group_free,
 };

@@ -1,6 +1,10 @@
 /*
  * store: the public functions.  They check arguments and mailbox names once
- * and dispatch to the backend, so every backend gets the same guarantees.
+ * and dispatch to the backend, so every backend gets the same guarantees;
+ * they keep the registry of what the handles of one user share, and take
+ * that user's change lock around every change but deliveries (whose
+ * backend takes it only around the commit, so blob writes run in
+ * parallel).
  */
 #include "store/store_private.h"
 
@@ -21,9 +25,12 @@ store_open(const char *data_dir, struct store **store_r, struct err *err)
 		free(s);
 		return err_set(err, ERR_TEMP, "store: out of memory");
 	}
+	pthread_mutex_init(&s->lock, NULL);
+	s->home = pthread_self();
 	/* The only backend for now; PostgreSQL + S3 will be chosen here. */
 	s->ops = &store_embedded_ops;
 	if (s->ops->open(s, err) < 0) {
+		pthread_mutex_destroy(&s->lock);
 		free(s->data_dir);
 		free(s);
 		return -1;
@@ -40,9 +47,113 @@ store_close(struct store **store)
 	if (s == NULL)
 		return;
 	s->ops->close(s);
+	store_feed_free(s);
+	pthread_mutex_destroy(&s->lock);
 	free(s->data_dir);
 	free(s);
 	*store = NULL;
+}
+
+bool
+store_is_home(const struct store *s)
+{
+	return pthread_equal(pthread_self(), s->home) != 0;
+}
+
+void
+store_change_lock(struct store_user *u)
+{
+	pthread_mutex_lock(&u->shared->change);
+}
+
+void
+store_change_unlock(struct store_user *u)
+{
+	pthread_mutex_unlock(&u->shared->change);
+}
+
+/* FNV-1a of the (lower-cased) address, like the watcher buckets. */
+static size_t
+store_shared_bucket(const char *address)
+{
+	uint32_t h = 2166136261u;
+
+	for (const unsigned char *p = (const unsigned char *)address; *p != 0;
+	     p++)
+		h = (h ^ *p) * 16777619u;
+	return h % STORE_FEED_BUCKETS;
+}
+
+/* Creates the shared state of u's user (under s->lock). */
+static struct store_shared *
+store_shared_new(struct store *s, struct store_user *u, struct err *err)
+{
+	struct store_shared *sh = calloc(1, sizeof(*sh));
+
+	if (sh == NULL || (sh->address = strdup(u->address)) == NULL) {
+		free(sh);
+		err_set(err, ERR_TEMP, "store: out of memory");
+		return NULL;
+	}
+	pthread_mutex_init(&sh->change, NULL);
+	if (s->ops->shared_init != NULL &&
+	    s->ops->shared_init(sh, u, err) < 0) {
+		pthread_mutex_destroy(&sh->change);
+		free(sh->address);
+		free(sh);
+		return NULL;
+	}
+	return sh;
+}
+
+/* Finds or creates what every handle of u's user shares; gives u an id. */
+static int
+store_shared_attach(struct store *s, struct store_user *u, struct err *err)
+{
+	size_t b = store_shared_bucket(u->address);
+	struct store_shared *sh;
+	int rc = 0;
+
+	pthread_mutex_lock(&s->lock);
+	for (sh = s->shared[b]; sh != NULL; sh = sh->next)
+		if (strcmp(sh->address, u->address) == 0)
+			break;
+	if (sh == NULL && (sh = store_shared_new(s, u, err)) != NULL) {
+		sh->next = s->shared[b];
+		s->shared[b] = sh;
+	}
+	if (sh != NULL) {
+		sh->refs++;
+		u->shared = sh;
+		u->id = ++s->next_id;
+	} else {
+		rc = -1;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+/* Drops one reference; the last handle of a user frees the state. */
+static void
+store_shared_detach(struct store *s, struct store_shared *sh)
+{
+	struct store_shared **pp;
+
+	pthread_mutex_lock(&s->lock);
+	if (--sh->refs > 0) {
+		pthread_mutex_unlock(&s->lock);
+		return;
+	}
+	pp = &s->shared[store_shared_bucket(sh->address)];
+	while (*pp != sh)
+		pp = &(*pp)->next;
+	*pp = sh->next;
+	pthread_mutex_unlock(&s->lock);
+	if (s->ops->shared_free != NULL)
+		s->ops->shared_free(sh);
+	pthread_mutex_destroy(&sh->change);
+	free(sh->address);
+	free(sh);
 }
 
 int
@@ -52,16 +163,31 @@ store_user_open(struct store *store, const char *user,
 	*user_r = NULL;
 	if (user == NULL || user[0] == '\0')
 		return err_set(err, ERR_SYNTAX, "store: empty user name");
-	return store->ops->user_open(store, user, user_r, err);
+	if (store->ops->user_open(store, user, user_r, err) < 0)
+		return -1;
+	if (store_shared_attach(store, *user_r, err) < 0) {
+		store->ops->user_close(*user_r);
+		*user_r = NULL;
+		return -1;
+	}
+	return 0;
 }
 
 void
 store_user_close(struct store_user **user)
 {
-	if (*user == NULL)
+	struct store_user *u = *user;
+	struct store_shared *sh;
+	struct store *s;
+
+	if (u == NULL)
 		return;
-	store_feed_remove(*user);
-	(*user)->store->ops->user_close(*user);
+	s = u->store;
+	sh = u->shared;
+	store_feed_remove(u);
+	s->ops->user_close(u);
+	if (sh != NULL)
+		store_shared_detach(s, sh);
 	*user = NULL;
 }
 
@@ -151,13 +277,17 @@ store_msg_set_flags(struct store_user *u, const char *mailbox, uint32_t uid,
                     int mode, uint32_t flags, struct err *err)
 {
 	const char *name = mailbox_arg(mailbox, err);
+	int rc;
 
 	if (name == NULL)
 		return -1;
 	if (mode < -1 || mode > 1)
 		return err_set(err, ERR_INTERNAL, "store: bad flag mode %d",
 		               mode);
-	return u->store->ops->msg_set_flags(u, name, uid, mode, flags, err);
+	store_change_lock(u);
+	rc = u->store->ops->msg_set_flags(u, name, uid, mode, flags, err);
+	store_change_unlock(u);
+	return rc;
 }
 
 int
@@ -165,12 +295,16 @@ store_expunge(struct store_user *u, const char *mailbox, const uint32_t *uids,
               size_t count, struct err *err)
 {
 	const char *name = mailbox_arg(mailbox, err);
+	int rc;
 
 	if (name == NULL)
 		return -1;
 	if (count == 0)
 		return 0;
-	return u->store->ops->expunge(u, name, uids, count, err);
+	store_change_lock(u);
+	rc = u->store->ops->expunge(u, name, uids, count, err);
+	store_change_unlock(u);
+	return rc;
 }
 
 /* RFC 6154 2: the special uses a real (not virtual) mailbox can have. */
@@ -194,6 +328,7 @@ store_mailbox_create(struct store_user *u, const char *name,
                      const char *special_use, struct err *err)
 {
 	const char *canon = mailbox_arg(name, err), *use = NULL;
+	int rc;
 
 	if (canon == NULL)
 		return -1;
@@ -202,19 +337,26 @@ store_mailbox_create(struct store_user *u, const char *name,
 		return err_set(err, ERR_SYNTAX,
 		               "unsupported special use \"%.40s\"",
 		               special_use);
-	return u->store->ops->mailbox_create(u, canon, use, err);
+	store_change_lock(u);
+	rc = u->store->ops->mailbox_create(u, canon, use, err);
+	store_change_unlock(u);
+	return rc;
 }
 
 int
 store_mailbox_delete(struct store_user *u, const char *name, struct err *err)
 {
 	const char *canon = mailbox_arg(name, err);
+	int rc;
 
 	if (canon == NULL)
 		return -1;
 	if (strcmp(canon, "INBOX") == 0)
 		return err_set(err, ERR_PERM, "INBOX cannot be deleted");
-	return u->store->ops->mailbox_delete(u, canon, err);
+	store_change_lock(u);
+	rc = u->store->ops->mailbox_delete(u, canon, err);
+	store_change_unlock(u);
+	return rc;
 }
 
 int
@@ -223,6 +365,7 @@ store_mailbox_rename(struct store_user *u, const char *from, const char *to,
 {
 	const char *f = mailbox_arg(from, err), *t;
 	size_t flen;
+	int rc;
 
 	if (f == NULL || (t = mailbox_arg(to, err)) == NULL)
 		return -1;
@@ -234,7 +377,10 @@ store_mailbox_rename(struct store_user *u, const char *from, const char *to,
 	    t[flen] == STORE_MAILBOX_SEP)
 		return err_set(err, ERR_PERM,
 		               "cannot move a mailbox inside itself");
-	return u->store->ops->mailbox_rename(u, f, t, err);
+	store_change_lock(u);
+	rc = u->store->ops->mailbox_rename(u, f, t, err);
+	store_change_unlock(u);
+	return rc;
 }
 
 int
@@ -242,10 +388,14 @@ store_mailbox_subscribe(struct store_user *u, const char *name, bool on,
                         struct err *err)
 {
 	const char *canon = mailbox_arg(name, err);
+	int rc;
 
 	if (canon == NULL)
 		return -1;
-	return u->store->ops->mailbox_subscribe(u, canon, on, err);
+	store_change_lock(u);
+	rc = u->store->ops->mailbox_subscribe(u, canon, on, err);
+	store_change_unlock(u);
+	return rc;
 }
 
 int
@@ -268,13 +418,17 @@ store_copy_move(struct store_user *u, const char *from, const uint32_t *uids,
                 uint32_t *uidvalidity_r, uint32_t *new_uids_r, struct err *err)
 {
 	const char *f = mailbox_arg(from, err), *t;
+	int rc;
 
 	if (f == NULL || (t = mailbox_arg(to, err)) == NULL)
 		return -1;
 	if (new_uids_r != NULL)
 		memset(new_uids_r, 0, count * sizeof(*new_uids_r));
-	return u->store->ops->copy(u, f, uids, count, t, move, uidvalidity_r,
-	                           new_uids_r, err);
+	store_change_lock(u);
+	rc = u->store->ops->copy(u, f, uids, count, t, move, uidvalidity_r,
+	                         new_uids_r, err);
+	store_change_unlock(u);
+	return rc;
 }
 
 int

@@ -13,6 +13,14 @@
  * Durability: store_deliver() returns only after the blob is written and
  * fsynced, renamed into place, its directory fsynced and the index row
  * committed with synchronous=FULL.  Only then may a protocol acknowledge.
+ * Deliveries running at once on several threads share the directory fsync
+ * and the commit (group commit).
+ *
+ * Threads: a store may be used from several threads at once (the event
+ * loop and the worker pool), each store_user handle by one thread at a
+ * time.  The "home" thread is the one that called store_open(): the event
+ * loop.  Watching (store_user_watch()) and announcing changes happen only
+ * there; see "The change feed".
  */
 #ifndef POSTAMT_STORE_STORE_H
 #define POSTAMT_STORE_STORE_H
@@ -216,11 +224,17 @@ int store_quota_get(struct store_user *u, struct store_quota *quota_r,
 
 /*
  * The change feed.  Every committed change by any handle of a user is
- * published, in commit order, to every other watching handle of the same
- * user in this process, synchronously, right after the commit.  The
- * callback must not call back into the store with the handle it was given;
- * it should record the change (and may write to its own connection, e.g.
- * for IDLE).
+ * announced, in commit order, to every other watching handle of the same
+ * user in this process, always on the home thread.  The rule:
+ *   - a store call made on the home thread announces its changes (and any
+ *     queued before them) before it returns;
+ *   - a store call made on another thread (a worker job) only queues
+ *     them; the job's done() callback, on the home thread, must call
+ *     store_flush_changes().  Such a change is announced to the handle that
+ *     made it too (if it watches): changes of other sessions may be
+ *     announced before done() runs, and only the feed knows the order.
+ * The callback must not call back into the store; it should record the
+ * change (and may write to its own connection, e.g. for IDLE).
  */
 enum store_change_kind {
 	STORE_CHANGE_NEW,            /* uid added to mailbox */
@@ -252,8 +266,66 @@ typedef void (*store_change_fn)(void *arg, const struct store_change *ch);
 /*
  * Starts (fn != NULL) or stops (fn == NULL) watching u's changes.  The
  * registry lives in struct store, keyed by user; store_user_close() stops
- * watching.  Like the rest of the store, it serves one event-loop thread.
+ * watching.  Home thread only (a watching handle is closed there too).
  */
 void store_user_watch(struct store_user *u, store_change_fn fn, void *arg);
+
+/*
+ * Announces every queued change (see "The change feed") to the watching
+ * handles, in commit order.  Call it on the home thread in the done()
+ * callback of every worker job that changed the store; elsewhere it does
+ * nothing.
+ */
+void store_flush_changes(struct store *store);
+
+/*
+ * CONDSTORE and QRESYNC (RFC 7162) queries, src/store/embedded_changes.c.
+ */
+
+/*
+ * The UIDs expunged from mailbox at a mod-sequence above since, ascending
+ * (RFC 7162 3.2.5, 3.2.6: VANISHED (EARLIER)).  *uids_r is malloc()ed
+ * (NULL when *count_r is 0).  ERR_NOTFOUND for an unknown mailbox.
+ */
+int store_expunged_since(struct store_user *u, const char *mailbox,
+                         uint64_t since, uint32_t **uids_r, size_t *count_r,
+                         struct err *err);
+
+/* One message of store_flags_update(): uid in, the rest out. */
+struct store_flags_change {
+	uint32_t uid;
+	uint32_t flags;  /* the flags afterwards (as found if not changed) */
+	uint64_t modseq; /* the message's mod-sequence afterwards */
+	bool modified;   /* refused: changed after unchangedsince */
+	bool missing;    /* no such message (expunged meanwhile) */
+};
+
+/*
+ * Replaces (mode 0), adds (1) or removes (-1) flag bits on count messages
+ * in one transaction.  A message whose mod-sequence is above
+ * unchangedsince is left alone and marked modified (RFC 7162 3.1.3; pass
+ * UINT64_MAX for an unconditional store).  A message whose flags really
+ * change gets a new mod-sequence and is published on the change feed;
+ * one whose flags stay the same keeps its mod-sequence (RFC 7162 3.1).
+ * ERR_NOTFOUND for an unknown mailbox.
+ */
+int store_flags_update(struct store_user *u, const char *mailbox, int mode,
+                       uint32_t flags, uint64_t unchangedsince,
+                       struct store_flags_change *msgs, size_t count,
+                       struct err *err);
+
+/*
+ * The FETCH results of a message that do not depend on the request,
+ * computed when it arrived (ENVELOPE, BODYSTRUCTURE, BODY as RFC 9051
+ * 7.5.2 writes them).  ERR_NOTFOUND if the message has none (then parse
+ * it); strings are malloc()ed, free with store_msg_cache_free().
+ */
+struct store_msg_cache {
+	char *envelope, *bodystructure, *body;
+};
+int store_msg_cache_get(struct store_user *u, const char *mailbox,
+                        uint32_t uid, struct store_msg_cache *c,
+                        struct err *err);
+void store_msg_cache_free(struct store_msg_cache *c);
 
 #endif

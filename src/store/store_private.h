@@ -9,18 +9,51 @@
 #ifndef POSTAMT_STORE_STORE_PRIVATE_H
 #define POSTAMT_STORE_STORE_PRIVATE_H
 
+#include <pthread.h>
+
 #include "store/store.h"
 
 struct store_backend_ops;
+struct store_feed_item;
 
 /* The change-feed registry: watching handles hashed by user address. */
 #define STORE_FEED_BUCKETS 256
 
+/*
+ * What every open handle of one user in this process shares (store.c):
+ * found by address when a handle opens, freed with the last handle.
+ */
+struct store_shared {
+	struct store_shared *next; /* in store->shared[bucket] */
+	char *address;             /* lower-cased */
+	unsigned refs;             /* open handles; under store->lock */
+	/*
+	 * The change lock (store_change_lock()): held from before a change's
+	 * commit until its changes are queued, so the feed's queue is in
+	 * commit order even when commits come from several threads.
+	 */
+	pthread_mutex_t change;
+	void *backend; /* the backend's per-user state (group commit) */
+};
+
+/*
+ * Threads: the handles of one store may be used by several threads at
+ * once, each handle by one thread at a time.  lock guards shared[] and the
+ * change queue; watchers[] is touched only on the home thread (the one that
+ * called store_open(): the event loop), like every watching handle.
+ */
 struct store {
 	const struct store_backend_ops *ops;
 	char *data_dir;
 	void *backend; /* the backend's own state, or NULL */
+	pthread_mutex_t lock;
+	pthread_t home;
+	struct store_shared *shared[STORE_FEED_BUCKETS];
 	struct store_user *watchers[STORE_FEED_BUCKETS];
+	/* Committed changes not yet announced, in commit order. */
+	struct store_feed_item *queue_head, *queue_tail;
+	bool draining;    /* store_flush_changes() is running (home only) */
+	uint64_t next_id; /* the last handle id given out */
 };
 
 /*
@@ -35,14 +68,36 @@ struct store_user {
 	store_change_fn watch_fn;             /* NULL: not watching */
 	void *watch_arg;
 	struct store_user *watch_next; /* in store->watchers[bucket] */
+	uint64_t id;                   /* unique in the store: the origin */
+	struct store_shared *shared;   /* of every handle of this user */
 };
 
+/* True on the thread that opened the store (the event loop's). */
+bool store_is_home(const struct store *s);
+
 /*
- * Publishes one committed change of u to every other watching handle of
- * the same user (store_feed.c).  Backends call it right after each commit,
- * in commit order.
+ * The change lock of u's user (struct store_shared): take it before the
+ * transaction of a change and release it after store_feed_publish() of
+ * everything it changed.  store.c takes it around every backend operation
+ * that changes something except deliver and append, whose backend takes
+ * it itself (group commit).  Lock order: change lock, then the index.
+ */
+void store_change_lock(struct store_user *u);
+void store_change_unlock(struct store_user *u);
+
+/*
+ * Publishes one committed change of u (store_feed.c).  Backends call it
+ * right after each commit, in commit order, holding the change lock.  It
+ * queues the change; on the home thread it then announces the queue
+ * (store_flush_changes()).  A change published on another thread is also
+ * announced to u itself, if u watches: its protocol cannot know where its
+ * change falls among the changes of other sessions announced before its
+ * done() callback runs (store.h).
  */
 void store_feed_publish(struct store_user *u, const struct store_change *ch);
+
+/* Frees the changes still queued (store_close()). */
+void store_feed_free(struct store *s);
 
 /* Stops u watching (store_user_watch(u, NULL, NULL)). */
 void store_feed_remove(struct store_user *u);
@@ -102,6 +157,15 @@ struct store_backend_ops {
 	            struct err *err);
 	int (*quota_get)(struct store_user *u, struct store_quota *quota_r,
 	                 struct err *err);
+	/*
+	 * Optional: set up (sh->backend) and free the per-user state shared
+	 * by every handle of a user, e.g. a group-commit queue.  shared_init
+	 * runs under store->lock when the first handle of a user opens, with
+	 * that handle; shared_free when the last one closes.
+	 */
+	int (*shared_init)(struct store_shared *sh, struct store_user *u,
+	                   struct err *err);
+	void (*shared_free)(struct store_shared *sh);
 };
 
 /* The SQLite + blob files backend (embedded_*.c). */

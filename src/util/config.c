@@ -62,7 +62,7 @@ static const struct key_def keys[] = {
     {"port_https", KT_PORT, OFF(port[SVC_HTTPS]), "HTTPS, same content."},
     {"worker_threads", KT_INT, OFF(worker_threads),
      "Threads for work that blocks (password hashing, fsync), so it does "
-     "not stall other connections."},
+     "not stall other connections; 0 runs it on the event loop."},
     {"max_connections", KT_INT, OFF(max_connections),
      "Connections served at once, all services together; more are refused."},
     {"max_connections_per_ip", KT_INT, OFF(max_connections_per_ip),

@@ -69,7 +69,7 @@ def test_stls_then_login(server, tls_ctx):
     p.stls(tls_ctx)
     capa = p.capa()
     assert "STLS" not in capa
-    assert "USER" in capa and capa["SASL"] == ["PLAIN"]
+    assert "USER" in capa and capa["SASL"] == ["PLAIN", "SCRAM-SHA-256"]
     p.user(ALICE)
     assert p.pass_(PASSWORD).startswith(b"+OK")
     assert p.stat() == (0, 0)

@@ -1,0 +1,56 @@
+/*
+ * embedded_cache: what FETCH, SEARCH, SORT and THREAD need of a message,
+ * computed once at delivery/append time and kept in the index (issue 3):
+ * the ENVELOPE, BODYSTRUCTURE and BODY strings, the RFC 5256 sort fields
+ * and the decoded text for the FTS5 trigram index.
+ */
+#ifndef POSTAMT_STORE_EMBEDDED_CACHE_H
+#define POSTAMT_STORE_EMBEDDED_CACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/embedded_private.h"
+
+/*
+ * Bytes of decoded text indexed per message, for the header and for the
+ * body each: enough for any real mail; a huge attachment-like text part
+ * past it is searchable only in its first part.
+ */
+#define EMB_CACHE_TEXT_MAX (1024 * 1024)
+
+/*
+ * Parses the message data (len bytes) and stores its cached rows for
+ * (mailbox_id, uid).  Must run inside the transaction that inserts the
+ * message row, so both commit or neither.  Returns 0 or -1 with *err set
+ * (ERR_TEMP out of memory, ERR_IO on a database error); a malformed
+ * message is never an error (the parser is best-effort).
+ */
+int embedded_cache_add(struct embedded_user *u, int64_t mailbox_id,
+                       uint32_t uid, const void *data, size_t len,
+                       struct err *err);
+
+/*
+ * Brings the cache up to date before a search or sort: gives every
+ * message without a cache row (those that arrived before schema version
+ * 3) one, if meta.cache_missing says there are any, and adds the rows
+ * delivered since the last call to the full-text index (deferred from
+ * delivery, see schema version 3), each in batches of short
+ * transactions.  Returns 0 or -1.
+ */
+int embedded_cache_fill(struct embedded_user *u, struct err *err);
+
+/*
+ * Case-insensitive substring tests of embedded_match.c: needle in text,
+ * and value inside a field called name of hdr ("name: value" lines).
+ * An empty needle or value always matches.
+ */
+bool embedded_match_contains(const char *text, size_t len, const char *needle,
+                             size_t nlen);
+bool embedded_match_header(const char *hdr, size_t len, const char *name,
+                           const char *value, size_t vlen);
+
+/* Registers pa_contains() and pa_header_has() on u's connection. */
+int embedded_match_register(struct embedded_user *u, struct err *err);
+
+#endif

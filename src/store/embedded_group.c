@@ -1,0 +1,201 @@
+/*
+ * embedded_group: group commit of deliveries (issue 3, "Durability").
+ *
+ * A delivery costs three fsyncs: its blob file, the blob directory (for
+ * the rename) and the index's WAL (synchronous=FULL).  Only the first is
+ * per message.  Deliveries on worker threads write and fsync their blob
+ * files in parallel, then queue here; the first to find no commit running
+ * becomes the leader: it takes every queued delivery of the user, fsyncs
+ * the directory once, adds every row in one transaction, publishes the
+ * changes under the change lock and wakes the others.  Deliveries that
+ * arrive meanwhile form the next group.  Nothing returns 0 before its row
+ * is committed.
+ *
+ * The leader uses its own handle (and SQLite connection) for the rows of
+ * the others: their handles are idle, their threads wait for the result.
+ */
+#include "store/embedded_private.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* One delivery waiting for its row; it lives on its thread's stack. */
+struct emb_pending {
+	struct emb_pending *next;
+	struct embedded_user *u; /* the delivering handle */
+	const char *mailbox;
+	const struct store_append *msg;
+	const char *blob;
+	uint64_t quota_bytes, quota_messages;
+	/* Filled by the leader. */
+	bool done;
+	int rc;
+	struct emb_counters c;
+	struct err err;
+};
+
+struct emb_group {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct emb_pending *head, *tail; /* waiting for a leader */
+	bool committing;                 /* a leader is at work */
+};
+
+int
+embedded_group_init(struct store_shared *sh, struct store_user *u,
+                    struct err *err)
+{
+	struct emb_group *g = calloc(1, sizeof(*g));
+
+	(void)u;
+	if (g == NULL)
+		return err_set(err, ERR_TEMP, "store: out of memory");
+	pthread_mutex_init(&g->lock, NULL);
+	pthread_cond_init(&g->cond, NULL);
+	sh->backend = g;
+	return 0;
+}
+
+void
+embedded_group_free(struct store_shared *sh)
+{
+	struct emb_group *g = sh->backend;
+
+	if (g == NULL)
+		return;
+	pthread_cond_destroy(&g->cond);
+	pthread_mutex_destroy(&g->lock);
+	free(g);
+	sh->backend = NULL;
+}
+
+/* Runs SQL text (SAVEPOINT ...) on u's connection; 0 or -1. */
+static int
+emb_group_exec(struct embedded_user *u, const char *sql, struct err *err)
+{
+	int rc = sqlite3_exec(u->db, sql, NULL, NULL, NULL);
+
+	return rc == SQLITE_OK ? 0 : embedded_db_error(u, rc, sql, err);
+}
+
+/*
+ * Adds one delivery's row inside the group's transaction.  A savepoint
+ * keeps one refused delivery (quota, missing mailbox) from failing the
+ * others.
+ */
+static void
+emb_group_row(struct embedded_user *u, struct emb_pending *p)
+{
+	if (emb_group_exec(u, "SAVEPOINT emb_row", &p->err) < 0) {
+		p->rc = -1;
+		return;
+	}
+	p->rc =
+	    embedded_append_row(u, p->mailbox, p->blob, p->msg, p->quota_bytes,
+	                        p->quota_messages, &p->c, &p->err);
+	if (p->rc < 0)
+		emb_group_exec(u, "ROLLBACK TO emb_row", NULL);
+	if (emb_group_exec(u, "RELEASE emb_row", p->rc < 0 ? NULL : &p->err) <
+	    0)
+		p->rc = -1;
+}
+
+/* Marks every delivery of batch failed with err (unless already failed). */
+static void
+emb_group_fail(struct emb_pending *batch, const struct err *err)
+{
+	for (struct emb_pending *p = batch; p != NULL; p = p->next) {
+		if (p->rc == 0)
+			p->err = *err;
+		p->rc = -1;
+	}
+}
+
+/* The leader's work: one directory fsync, one transaction, the changes. */
+static void
+emb_group_commit(struct embedded_user *u, struct emb_pending *batch)
+{
+	struct err err;
+
+	err_clear(&err);
+	for (struct emb_pending *p = batch; p != NULL; p = p->next)
+		p->rc = 0;
+	/* Every blob of the batch was written and renamed before this. */
+	if (store_blob_sync_all(u->blob_dir, &err) < 0) {
+		emb_group_fail(batch, &err);
+		return;
+	}
+	store_change_lock(&u->base);
+	if (embedded_run(u, EMB_BEGIN_IMMEDIATE, &err) < 0) {
+		emb_group_fail(batch, &err);
+		goto out;
+	}
+	for (struct emb_pending *p = batch; p != NULL; p = p->next)
+		emb_group_row(u, p);
+	if (embedded_run(u, EMB_COMMIT, &err) < 0) {
+		embedded_rollback(u);
+		emb_group_fail(batch, &err);
+		goto out;
+	}
+	for (struct emb_pending *p = batch; p != NULL; p = p->next)
+		if (p->rc == 0)
+			embedded_append_publish(p->u, p->mailbox, p->msg,
+			                        &p->c);
+out:
+	store_change_unlock(&u->base);
+}
+
+/* Leads one group: takes the queue, commits it, wakes its members. */
+static void
+emb_group_lead(struct emb_group *g, struct embedded_user *u)
+{
+	struct emb_pending *batch = g->head;
+
+	g->head = g->tail = NULL;
+	g->committing = true;
+	pthread_mutex_unlock(&g->lock);
+	emb_group_commit(u, batch);
+	pthread_mutex_lock(&g->lock);
+	for (struct emb_pending *p = batch; p != NULL; p = p->next)
+		p->done = true;
+	g->committing = false;
+	/* Members, and deliveries queued meanwhile that need a leader. */
+	pthread_cond_broadcast(&g->cond);
+}
+
+int
+embedded_group_append(struct embedded_user *u, const char *mailbox,
+                      const struct store_append *msg, const char *blob,
+                      struct emb_counters *c_r, struct err *err)
+{
+	struct emb_group *g = u->base.shared->backend;
+	struct emb_pending me = {
+	    .u = u,
+	    .mailbox = mailbox,
+	    .msg = msg,
+	    .blob = blob,
+	    .quota_bytes = u->base.quota_bytes,
+	    .quota_messages = u->base.quota_messages,
+	};
+
+	pthread_mutex_lock(&g->lock);
+	if (g->tail != NULL)
+		g->tail->next = &me;
+	else
+		g->head = &me;
+	g->tail = &me;
+	while (!me.done) {
+		if (!g->committing && g->head != NULL)
+			emb_group_lead(g, u);
+		else
+			pthread_cond_wait(&g->cond, &g->lock);
+	}
+	pthread_mutex_unlock(&g->lock);
+	if (me.rc < 0) {
+		if (err != NULL)
+			*err = me.err;
+		return -1;
+	}
+	*c_r = me.c;
+	return 0;
+}

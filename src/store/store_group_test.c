@@ -1,0 +1,259 @@
+/*
+ * Unit tests of deliveries from several threads at once: group commit
+ * (every acknowledged message committed, UIDs unique and dense, modseqs
+ * increasing), the change feed's home-thread rule (worker commits are
+ * queued and announced in commit order by store_flush_changes()), and a
+ * refused delivery inside a group.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "store/embedded_private.h"
+#include "store/store.h"
+
+#define USER "alice@example.test"
+#define THREADS 8
+#define PER_THREAD 40
+
+struct fixture {
+	char dir[64];
+	struct store *store;
+};
+
+/* What a watcher saw: NEW changes in order. */
+struct seen {
+	uint32_t uids[THREADS * PER_THREAD + 8];
+	uint64_t modseqs[THREADS * PER_THREAD + 8];
+	size_t n, other;
+};
+
+struct worker {
+	struct store *store;
+	struct store_user *u; /* NULL: the thread opens its own */
+	int id, count;
+	uint32_t uids[PER_THREAD];
+	int failed;
+};
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st, (void)flag, (void)ftw;
+	return remove(path);
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct err err;
+
+	assert_non_null(f);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/postamt-store-group-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	assert_int_equal(store_open(f->dir, &f->store, &err), 0);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	store_close(&f->store);
+	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return 0;
+}
+
+static void
+record(void *arg, const struct store_change *ch)
+{
+	struct seen *s = arg;
+
+	if (ch->kind != STORE_CHANGE_NEW ||
+	    s->n == sizeof(s->uids) / sizeof(s->uids[0])) {
+		s->other++;
+		return;
+	}
+	s->uids[s->n] = ch->uid;
+	s->modseqs[s->n++] = ch->modseq;
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct store_user *u = w->u;
+	char msg[128];
+	struct err err;
+
+	if (u == NULL && store_user_open(w->store, USER, &u, &err) < 0) {
+		w->failed = -1;
+		return NULL;
+	}
+	for (int i = 0; i < w->count; i++) {
+		int n = snprintf(msg, sizeof(msg),
+		                 "Subject: t%d m%d\r\n\r\nbody %d.%d\r\n",
+		                 w->id, i, w->id, i);
+
+		if (store_deliver(u, "INBOX", msg, (size_t)n, 0, &w->uids[i],
+		                  &err) < 0)
+			w->failed++;
+	}
+	if (w->u == NULL)
+		store_user_close(&u);
+	return NULL;
+}
+
+static size_t
+count_blobs(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	size_t n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL)
+		if (strlen(de->d_name) == STORE_BLOB_ID_SIZE - 1)
+			n++;
+	closedir(d);
+	return n;
+}
+
+static void
+test_concurrent_deliveries(void **state)
+{
+	struct fixture *f = *state;
+	struct worker w[THREADS];
+	pthread_t th[THREADS];
+	struct store_user *watcher;
+	struct store_mailbox_status st;
+	struct seen seen = {.n = 0};
+	bool used[THREADS * PER_THREAD + 1] = {false};
+	struct err err;
+
+	assert_int_equal(store_user_open(f->store, USER, &watcher, &err), 0);
+	store_user_watch(watcher, record, &seen);
+	for (int i = 0; i < THREADS; i++) {
+		w[i] = (struct worker){
+		    .store = f->store, .id = i, .count = PER_THREAD};
+		assert_int_equal(
+		    pthread_create(&th[i], NULL, worker_main, &w[i]), 0);
+	}
+	for (int i = 0; i < THREADS; i++)
+		pthread_join(th[i], NULL);
+	/* Worker commits are only queued: nothing announced yet. */
+	assert_int_equal(seen.n, 0);
+	for (int i = 0; i < THREADS; i++) {
+		assert_int_equal(w[i].failed, 0);
+		for (int k = 0; k < PER_THREAD; k++) {
+			uint32_t uid = w[i].uids[k];
+
+			assert_true(uid >= 1 && uid <= THREADS * PER_THREAD);
+			assert_false(used[uid]); /* unique */
+			used[uid] = true;
+			/* One thread's deliveries are in its order. */
+			if (k > 0)
+				assert_true(uid > w[i].uids[k - 1]);
+		}
+	}
+	store_flush_changes(f->store);
+	assert_int_equal(seen.n, THREADS * PER_THREAD);
+	assert_int_equal(seen.other, 0);
+	for (size_t i = 0; i < seen.n; i++) {
+		/* Commit order: UIDs 1..n, each with a higher mod-sequence. */
+		assert_int_equal(seen.uids[i], i + 1);
+		if (i > 0)
+			assert_true(seen.modseqs[i] > seen.modseqs[i - 1]);
+	}
+	assert_int_equal(store_mailbox_status(watcher, "INBOX", &st, &err), 0);
+	assert_int_equal(st.messages, THREADS * PER_THREAD);
+	assert_int_equal(st.uidnext, THREADS * PER_THREAD + 1);
+	assert_int_equal(count_blobs(embedded_user_of(watcher)->blob_dir),
+	                 THREADS * PER_THREAD);
+	store_user_close(&watcher);
+}
+
+/* A watching handle used by a worker hears its own change (store.h). */
+static void
+test_worker_echo(void **state)
+{
+	struct fixture *f = *state;
+	struct store_user *u, *other;
+	struct seen mine = {.n = 0}, theirs = {.n = 0};
+	struct worker w;
+	pthread_t th;
+	struct err err;
+
+	assert_int_equal(store_user_open(f->store, USER, &u, &err), 0);
+	assert_int_equal(store_user_open(f->store, USER, &other, &err), 0);
+	store_user_watch(u, record, &mine);
+	store_user_watch(other, record, &theirs);
+	w = (struct worker){.store = f->store, .u = u, .count = 2};
+	assert_int_equal(pthread_create(&th, NULL, worker_main, &w), 0);
+	pthread_join(th, NULL);
+	assert_int_equal(w.failed, 0);
+	/* A commit on the home thread announces the queue before its own. */
+	assert_int_equal(
+	    store_msg_set_flags(other, "INBOX", 1, 1, STORE_FLAG_SEEN, &err),
+	    0);
+	assert_int_equal(mine.n, 2);
+	assert_int_equal(mine.uids[0], 1);
+	assert_int_equal(mine.uids[1], 2);
+	assert_int_equal(mine.other, 1); /* the flag change */
+	assert_int_equal(theirs.n, 2);
+	assert_int_equal(theirs.other, 0); /* never its own */
+	store_user_close(&other);
+	store_user_close(&u);
+}
+
+/* A refused delivery leaves no blob and does not hurt the next ones. */
+static void
+test_worker_quota(void **state)
+{
+	struct fixture *f = *state;
+	struct store_user *u;
+	struct store_quota q;
+	struct worker w;
+	pthread_t th;
+	struct err err;
+
+	assert_int_equal(store_user_open(f->store, USER, &u, &err), 0);
+	store_user_set_quota(u, 0, 3);
+	w = (struct worker){.store = f->store, .u = u, .count = 5};
+	assert_int_equal(pthread_create(&th, NULL, worker_main, &w), 0);
+	pthread_join(th, NULL);
+	assert_int_equal(w.failed, 2);
+	assert_int_equal(store_quota_get(u, &q, &err), 0);
+	assert_int_equal(q.messages_used, 3);
+	assert_int_equal(count_blobs(embedded_user_of(u)->blob_dir), 3);
+	store_flush_changes(f->store);
+	store_user_close(&u);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_concurrent_deliveries, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_worker_echo, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_worker_quota, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
