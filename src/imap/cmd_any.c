@@ -18,12 +18,8 @@ imap_capability_append(const struct imap_session *s, struct buf *out)
 	                             "QUOTA=RES-STORAGE QUOTA=RES-MESSAGE "
 	                             "ESEARCH SEARCHRES WITHIN SORT "
 	                             "SORT=DISPLAY THREAD=ORDEREDSUBJECT "
-	                             "THREAD=REFERENCES");
-	/*
-	 * CONDSTORE and QRESYNC work in ENABLE, SELECT, STATUS, STORE,
-	 * SEARCH and EXPUNGE (condstore.c) but are advertised only once
-	 * FETCH takes CHANGEDSINCE / VANISHED and the MODSEQ item.
-	 */
+	                             "THREAD=REFERENCES CONDSTORE QRESYNC "
+	                             "BINARY");
 
 	if (!conn_is_compressed(s->c) &&
 	    buf_append_str(out, " COMPRESS=DEFLATE") < 0)

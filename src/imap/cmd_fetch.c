@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "imap/cmd.h"
+#include "imap/condstore.h"
 #include "imap/mailbox.h"
 #include "imap/resp.h"
 #include "mime/mime.h"
@@ -38,6 +39,7 @@ enum fetch_kind {
 	FETCH_UID,
 	FETCH_SIZE,
 	FETCH_INTERNALDATE,
+	FETCH_MODSEQ, /* RFC 7162 3.1.4.1 */
 	FETCH_ENVELOPE,
 	FETCH_BODYSTRUCTURE,
 	FETCH_BODY_SHAPE, /* BODY without a section */
@@ -65,7 +67,7 @@ struct fetch_item {
 struct fetch_req {
 	struct fetch_item *items; /* FETCH_MAX_ITEMS */
 	size_t count;
-	bool has_flags, needs_body, needs_shape, sets_seen;
+	bool has_flags, has_modseq, needs_body, needs_shape, sets_seen;
 };
 
 /* Result of writing one message. */
@@ -88,6 +90,8 @@ fetch_add(struct fetch_req *req, const struct fetch_item *it)
 	req->items[req->count++] = *it;
 	if (it->kind == FETCH_FLAGS)
 		req->has_flags = true;
+	if (it->kind == FETCH_MODSEQ)
+		req->has_modseq = true;
 	if (it->kind >= FETCH_SECTION)
 		req->needs_body = true;
 	else if (it->kind >= FETCH_ENVELOPE)
@@ -251,6 +255,7 @@ static const struct {
     {"UID", {.kind = FETCH_UID}},
     {"RFC822.SIZE", {.kind = FETCH_SIZE}},
     {"INTERNALDATE", {.kind = FETCH_INTERNALDATE}},
+    {"MODSEQ", {.kind = FETCH_MODSEQ}},
     {"ENVELOPE", {.kind = FETCH_ENVELOPE}},
     {"BODYSTRUCTURE", {.kind = FETCH_BODYSTRUCTURE}},
     {"BODY", {.kind = FETCH_BODY_SHAPE}},
@@ -375,6 +380,8 @@ struct fetch_msg {
 	const struct buf *raw;
 	const struct mime_part *root;
 	const struct store_msg_cache *cache; /* or NULL: use root */
+	size_t index;                        /* the message's seq - 1 */
+	const struct imap_fetch_mods *mods;  /* CHANGEDSINCE, VANISHED */
 };
 
 /*
@@ -575,6 +582,9 @@ fetch_item_write(struct fetch_msg *fm, const struct fetch_item *it,
 	case FETCH_INTERNALDATE:
 		rc = fetch_date(out, m->internaldate);
 		break;
+	case FETCH_MODSEQ:
+		rc = imap_condstore_modseq_write(fm->s, fm->index, out);
+		break;
 	case FETCH_ENVELOPE:
 	case FETCH_BODYSTRUCTURE:
 	case FETCH_BODY_SHAPE:
@@ -620,10 +630,15 @@ fetch_mark_seen(struct imap_session *s, const struct fetch_req *req,
 	if (!req->sets_seen || s->box.readonly ||
 	    (m->flags & STORE_FLAG_SEEN) != 0)
 		return 0;
-	if (store_msg_set_flags(s->user, s->box.name, m->uid, 1,
-	                        STORE_FLAG_SEEN, err) < 0)
+	struct store_flags_change ch = {.uid = m->uid};
+
+	if (store_flags_update(s->user, s->box.name, 1, STORE_FLAG_SEEN,
+	                       UINT64_MAX, &ch, 1, err) < 0)
 		return -1;
-	m->flags |= STORE_FLAG_SEEN;
+	if (ch.missing)
+		return 0; /* expunged meanwhile: report what the map holds */
+	m->flags = ch.flags;
+	m->modseq = ch.modseq;
 	*changed_r = true;
 	return 0;
 }
@@ -643,6 +658,14 @@ fetch_items(struct fetch_msg *fm, const struct fetch_req *req,
 	    (buf_append_str(fm->out, " FLAGS ") < 0 ||
 	     imap_resp_flags(fm->out, m->flags) < 0))
 		rc = FETCH_ERR;
+	/* RFC 7162 3.1.4.1 and 3.2: MODSEQ with CHANGEDSINCE, and with a
+	 * flag change the FETCH itself made under CONDSTORE. */
+	if (rc == FETCH_OK && !req->has_modseq &&
+	    (imap_condstore_fetch_wants_modseq(fm->mods) ||
+	     (changed && fm->s->condstore)) &&
+	    (buf_append(fm->out, " ", 1) < 0 ||
+	     imap_condstore_modseq_write(fm->s, fm->index, fm->out) < 0))
+		rc = FETCH_ERR;
 	if (rc == FETCH_OK && buf_append_str(fm->out, ")\r\n") < 0)
 		rc = FETCH_ERR;
 	return rc;
@@ -650,12 +673,13 @@ fetch_items(struct fetch_msg *fm, const struct fetch_req *req,
 
 /* Writes "* n FETCH (...)" for message index i. */
 static enum fetch_rc
-fetch_one(struct imap_session *s, const struct fetch_req *req, size_t i,
-          struct buf *msg, struct err *err)
+fetch_one(struct imap_session *s, const struct fetch_req *req,
+          const struct imap_fetch_mods *mods, size_t i, struct buf *msg,
+          struct err *err)
 {
 	struct store_msg *m = &s->box.msgs[i];
 	struct buf out = BUF_INIT;
-	struct fetch_msg fm = {s, &out, msg, NULL, NULL};
+	struct fetch_msg fm = {s, &out, msg, NULL, NULL, i, mods};
 	struct store_msg_cache cache = {NULL, NULL, NULL};
 	struct mime_part *root = NULL;
 	enum fetch_rc rc;
@@ -708,6 +732,7 @@ struct imap_fetch_job {
 	char *tag;
 	bool uid;
 	bool no_expunge;
+	struct imap_fetch_mods mods;
 	struct fetch_req req;
 	struct imap_seqset set;
 	size_t next; /* index of the next message to look at */
@@ -741,9 +766,10 @@ imap_fetch_resume(struct imap_session *s)
 	while (job->next < s->box.count && rc == FETCH_OK) {
 		size_t i = job->next++;
 
-		if (!imap_mailbox_in_set(s, &cx, &job->set, i))
+		if (!imap_mailbox_in_set(s, &cx, &job->set, i) ||
+		    imap_condstore_fetch_skip(s, &job->mods, i))
 			continue;
-		rc = fetch_one(s, &job->req, i, &job->msg, &err);
+		rc = fetch_one(s, &job->req, &job->mods, i, &job->msg, &err);
 		if (rc == FETCH_OK &&
 		    conn_output_len(s->c) > CONN_OUTPUT_HIGH) {
 			conn_wait_drained(s->c);
@@ -768,12 +794,8 @@ void
 imap_cmd_fetch(struct imap_session *s, const struct imap_cmd_ctx *cx)
 {
 	struct imap_fetch_job *job;
+	struct err err;
 
-	if (cx->args->next->next != NULL) {
-		imap_resp_tagged(s, cx->tag, IMAP_BAD, NULL,
-		                 "FETCH modifiers are not supported");
-		return;
-	}
 	if ((job = calloc(1, sizeof(*job))) == NULL ||
 	    (job->tag = strdup(cx->tag)) == NULL) {
 		free(job);
@@ -790,7 +812,21 @@ imap_cmd_fetch(struct imap_session *s, const struct imap_cmd_ctx *cx)
 		                 "Invalid or unsupported fetch item");
 		return;
 	}
+	/* Answers BAD itself. */
+	if (imap_condstore_fetch_parse(s, cx, cx->args->next->next,
+	                               &job->mods) < 0) {
+		imap_fetch_job_free(&s->fetch_job);
+		return;
+	}
+	if (job->req.has_modseq)
+		imap_condstore_enable(s);
 	if (imap_mailbox_set(s, cx, cx->args, &job->set) < 0) {
+		imap_fetch_job_free(&s->fetch_job);
+		return;
+	}
+	if (cx->uid &&
+	    imap_condstore_fetch_vanished(s, &job->mods, &job->set, &err) < 0) {
+		imap_resp_err(s, cx->tag, &err);
 		imap_fetch_job_free(&s->fetch_job);
 		return;
 	}

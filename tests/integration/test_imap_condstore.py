@@ -110,3 +110,41 @@ def test_qresync_select_and_vanished(server, tls_ctx):
     plain = session(server, tls_ctx, enable=None)
     assert cmd(plain, b"k", b"SELECT INBOX (QRESYNC (%d %d))" % (uv, hms)
                )[-1].startswith(b"k BAD")
+
+
+def test_fetch_changedsince_modseq_and_vanished(server, tls_ctx):
+    """FETCH (CHANGEDSINCE), the MODSEQ item and UID FETCH (VANISHED)."""
+    import imaplib
+    import re
+    m = imaplib.IMAP4_SSL("127.0.0.1", server.port("imaps"),
+                          ssl_context=tls_ctx)
+    m.login("alice@example.test", "secret-alice")
+    assert "CONDSTORE" in m.capabilities and "QRESYNC" in m.capabilities
+    for i in range(3):
+        m.append("INBOX", None, None, b"Subject: c%d\r\n\r\nbody\r\n" % i)
+    m._simple_command("ENABLE", "QRESYNC")
+    m.select("INBOX")
+    typ, data = m.fetch("1:*", "(UID MODSEQ)")
+    mods = [int(re.search(rb"MODSEQ \((\d+)\)", d).group(1)) for d in data]
+    base = max(mods)
+    m.store("2", "+FLAGS", "(\\Flagged)")
+    typ, data = m.fetch("1:*", f"(FLAGS) (CHANGEDSINCE {base})")
+    assert typ == "OK"
+    changed = [d for d in data if d]
+    assert len(changed) == 1 and b"\\Flagged" in changed[0]
+    assert b"MODSEQ (" in changed[0]
+    typ, data = m.uid("FETCH", "1:*", "(UID)")
+    uids = [int(re.search(rb"UID (\d+)", d).group(1)) for d in data]
+    m.store("1", "+FLAGS", "(\\Deleted)")
+    m.expunge()
+    typ, data = m.uid("FETCH", f"1:{uids[-1]}",
+                      f"(FLAGS) (CHANGEDSINCE {base} VANISHED)")
+    assert typ == "OK"
+    vanished = [r for r in m.untagged_responses.get("VANISHED", [])]
+    assert any(str(uids[0]).encode() in v for v in vanished), vanished
+    # CHANGEDSINCE with a bad value is a BAD, and the session goes on.
+    import pytest
+    with pytest.raises(imaplib.IMAP4.error):
+        m.fetch("1", "(FLAGS) (CHANGEDSINCE x)")
+    assert m.noop()[0] == "OK"
+    m.logout()
