@@ -235,6 +235,18 @@ int auth_scram_lookup(struct auth *a, const char *address,
 #define AUTH_THROTTLE_COOLDOWN_SECS 300
 #define AUTH_THROTTLE_SLOTS 4096
 
+/* The limits above as set from the configuration (auth_fail_* keys). */
+struct auth_throttle_limits {
+	uint64_t ip_max;   /* failures per address; 0 turns this off */
+	uint64_t user_max; /* failures per account; 0 turns this off */
+	uint64_t window_secs;
+	uint64_t cooldown_secs;
+};
+
+/* Replaces the built-in defaults (AUTH_THROTTLE_*). */
+void auth_set_throttle_limits(struct auth *a,
+                              const struct auth_throttle_limits *limits);
+
 /*
  * True if logins from ip (conn_remote()) or for address are refused now;
  * *secs_r (if not NULL) gets the seconds left.  Thread-safe.

@@ -81,6 +81,8 @@ void auth_cache_remember(struct auth_cache *c, const char *address,
  * forms take the time (monotonic seconds) so tests can move it.
  */
 struct auth_throttle *auth_throttle_new(void);
+void auth_throttle_set_limits(struct auth_throttle *t,
+                              const struct auth_throttle_limits *limits);
 void auth_throttle_free(struct auth_throttle **t);
 bool auth_throttle_blocked_at(struct auth_throttle *t, const char *ip,
                               const char *address, int64_t now,

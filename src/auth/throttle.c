@@ -39,6 +39,7 @@ struct auth_throttle_slot {
 
 struct auth_throttle {
 	pthread_mutex_t lock;
+	struct auth_throttle_limits limits;
 	unsigned char secret[32];
 	struct auth_throttle_slot slot[AUTH_THROTTLE_SLOTS];
 };
@@ -55,7 +56,19 @@ auth_throttle_new(void)
 		return NULL;
 	}
 	pthread_mutex_init(&t->lock, NULL);
+	t->limits = (struct auth_throttle_limits){
+	    AUTH_THROTTLE_IP_MAX, AUTH_THROTTLE_USER_MAX,
+	    AUTH_THROTTLE_WINDOW_SECS, AUTH_THROTTLE_COOLDOWN_SECS};
 	return t;
+}
+
+void
+auth_throttle_set_limits(struct auth_throttle *t,
+                         const struct auth_throttle_limits *limits)
+{
+	pthread_mutex_lock(&t->lock);
+	t->limits = *limits;
+	pthread_mutex_unlock(&t->lock);
 }
 
 void
@@ -163,17 +176,18 @@ auth_throttle_blocked_at(struct auth_throttle *t, const char *ip,
 
 /* Counts one failure against s, blocking it at max.  Lock held. */
 static void
-auth_throttle_fail(struct auth_throttle_slot *s, unsigned max, int64_t now)
+auth_throttle_fail(const struct auth_throttle_limits *l,
+                   struct auth_throttle_slot *s, uint64_t max, int64_t now)
 {
 	s->used = now;
-	if (s->blocked_until > now)
-		return;
-	if (s->failures == 0 || now - s->first >= AUTH_THROTTLE_WINDOW_SECS) {
+	if (s->blocked_until > now || max == 0)
+		return; /* max 0: this kind of throttling is off */
+	if (s->failures == 0 || now - s->first >= (int64_t)l->window_secs) {
 		s->failures = 0;
 		s->first = now;
 	}
 	if (++s->failures >= max)
-		s->blocked_until = now + AUTH_THROTTLE_COOLDOWN_SECS;
+		s->blocked_until = now + (int64_t)l->cooldown_secs;
 }
 
 void
@@ -193,10 +207,12 @@ auth_throttle_record_at(struct auth_throttle *t, const char *ip,
 		if (s != NULL && s->blocked_until == 0)
 			s->failures = 0;
 	} else {
-		auth_throttle_fail(auth_throttle_find(t, ikey, true),
-		                   AUTH_THROTTLE_IP_MAX, now);
-		auth_throttle_fail(auth_throttle_find(t, ukey, true),
-		                   AUTH_THROTTLE_USER_MAX, now);
+		auth_throttle_fail(&t->limits,
+		                   auth_throttle_find(t, ikey, true),
+		                   t->limits.ip_max, now);
+		auth_throttle_fail(&t->limits,
+		                   auth_throttle_find(t, ukey, true),
+		                   t->limits.user_max, now);
 	}
 	pthread_mutex_unlock(&t->lock);
 }
@@ -217,6 +233,13 @@ auth_throttle_blocked(struct auth *a, const char *ip, const char *address,
 {
 	return auth_throttle_blocked_at(a->throttle, ip, address,
 	                                auth_throttle_now(), secs_r);
+}
+
+void
+auth_set_throttle_limits(struct auth *a,
+                         const struct auth_throttle_limits *limits)
+{
+	auth_throttle_set_limits(a->throttle, limits);
 }
 
 void

@@ -76,6 +76,11 @@ serve_run(const struct config *cfg, int port_offset)
 		fprintf(stderr, "postamt serve: %s\n", err.msg);
 		goto out;
 	}
+	auth_set_throttle_limits(svc.auth, &(struct auth_throttle_limits){
+	                                       cfg->auth_fail_max_per_ip,
+	                                       cfg->auth_fail_max_per_user,
+	                                       cfg->auth_fail_window,
+	                                       cfg->auth_fail_cooldown});
 	if (pop3_locks_new(&svc.pop3_locks) < 0) {
 		fprintf(stderr, "postamt serve: out of memory\n");
 		goto out;

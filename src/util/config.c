@@ -70,6 +70,15 @@ static const struct key_def keys[] = {
     {"tls_cert", KT_PATH, OFF(tls_cert),
      "PEM certificate chain (relative paths are under the data directory)."},
     {"tls_key", KT_PATH, OFF(tls_key), "PEM private key for tls_cert."},
+    {"auth_fail_max_per_ip", KT_INT, OFF(auth_fail_max_per_ip),
+     "Failed logins from one address (within auth_fail_window) before its "
+     "logins are refused for auth_fail_cooldown; 0 turns this off."},
+    {"auth_fail_max_per_user", KT_INT, OFF(auth_fail_max_per_user),
+     "Failed logins for one account, from anywhere, before the same."},
+    {"auth_fail_window", KT_DURATION, OFF(auth_fail_window),
+     "The window in which failed logins are counted."},
+    {"auth_fail_cooldown", KT_DURATION, OFF(auth_fail_cooldown),
+     "How long logins stay refused once a limit is reached."},
     {"max_line_length", KT_SIZE, OFF(max_line_length),
      "Longest command line accepted from a client; longer ones are refused."},
     {"max_message_size", KT_SIZE, OFF(max_message_size),
@@ -169,6 +178,10 @@ config_defaults(struct config *cfg, const char *data_dir)
 	cfg->max_connections_per_ip = 100;
 	cfg->tls_cert = strdup("tls/cert.pem");
 	cfg->tls_key = strdup("tls/key.pem");
+	cfg->auth_fail_max_per_ip = 10;
+	cfg->auth_fail_max_per_user = 10;
+	cfg->auth_fail_window = 600;
+	cfg->auth_fail_cooldown = 300;
 	cfg->max_line_length = 64 * 1024;
 	cfg->max_message_size = 50 * 1024 * 1024;
 	cfg->handshake_timeout = 10;

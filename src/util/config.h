@@ -52,6 +52,12 @@ struct config {
 	char *tls_cert; /* absolute after config_load() */
 	char *tls_key;
 
+	/* failed-login throttling (auth/throttle.c) */
+	uint64_t auth_fail_max_per_ip;
+	uint64_t auth_fail_max_per_user;
+	uint64_t auth_fail_window;
+	uint64_t auth_fail_cooldown;
+
 	/* limits and timeouts (durations in seconds) */
 	uint64_t max_line_length;
 	uint64_t max_message_size;

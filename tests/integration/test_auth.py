@@ -20,7 +20,7 @@ from scram import ScramClient, b64, unb64
 ALICE = "alice@example.test"
 PASSWORD = "secret-alice"
 
-# Limits from src/auth/auth.h.
+# Defaults of auth_fail_max_per_ip / _per_user (src/util/config.c).
 THROTTLE_MAX = 10
 
 
@@ -362,3 +362,18 @@ def test_user_import_dovecot_passwd_file(server, tls_ctx, tmp_path):
             ScramClient("sha@example.test", "pw-new"), []))[0] == "OK"
     help_text = run_cli("user", "--help").stdout
     assert "import" in help_text and "SCRAM" in help_text
+
+
+def test_throttle_limits_come_from_the_config(server, tls_ctx):
+    assert server.stop() == 0
+    server.configure(auth_fail_max_per_ip="2", auth_fail_cooldown="2s")
+    server.start()
+    c = Lines(server, "imaps", tls_ctx)
+    for i in range(2):
+        assert c.cmd(f"a{i} LOGIN {ALICE} wrong").startswith(
+            f"a{i} NO [AUTHENTICATIONFAILED]")
+    assert c.cmd(f"b LOGIN {ALICE} {PASSWORD}").startswith(
+        "b NO [UNAVAILABLE]")
+    time.sleep(2.5)  # auth_fail_cooldown has passed
+    assert c.cmd(f"c LOGIN {ALICE} {PASSWORD}").startswith("c OK")
+    c.close()
