@@ -191,6 +191,7 @@ store_flags_update(struct store_user *pub, const char *mailbox, int mode,
 	struct changes_stmts ss = {NULL, NULL};
 	struct emb_counters c;
 	int64_t before;
+	bool locked = false;
 	int rc = -1;
 
 	if (name == NULL)
@@ -202,8 +203,16 @@ store_flags_update(struct store_user *pub, const char *mailbox, int mode,
 	    changes_prepare(u,
 	                    "UPDATE messages SET flags = ?3, modseq = ?4 "
 	                    "WHERE mailbox_id = ?1 AND uid = ?2",
-	                    &ss.set, err) < 0 ||
-	    embedded_run(u, EMB_BEGIN_IMMEDIATE, err) < 0)
+	                    &ss.set, err) < 0)
+		goto out;
+	/*
+	 * Held from before the transaction until the changes are queued, as
+	 * store.c does: the feed stays in commit order, and the lock order
+	 * (change lock, then the database) is the same everywhere.
+	 */
+	store_change_lock(pub);
+	locked = true;
+	if (embedded_run(u, EMB_BEGIN_IMMEDIATE, err) < 0)
 		goto out;
 	if (embedded_counters_get(u, name, &c, err) < 0)
 		goto fail;
@@ -221,6 +230,8 @@ store_flags_update(struct store_user *pub, const char *mailbox, int mode,
 fail:
 	embedded_rollback(u);
 out:
+	if (locked)
+		store_change_unlock(pub);
 	sqlite3_finalize(ss.get);
 	sqlite3_finalize(ss.set);
 	return rc;

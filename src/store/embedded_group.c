@@ -13,6 +13,11 @@
  *
  * The leader uses its own handle (and SQLite connection) for the rows of
  * the others: their handles are idle, their threads wait for the result.
+ *
+ * The blob stage is shared by every user: syncfs() covers the whole file
+ * system, so the leaders of several users' groups that need it at the same
+ * time share one (embedded_sync_blobs()); only the index commit is per
+ * user (one SQLite database each).
  */
 #include "store/embedded_private.h"
 
@@ -121,7 +126,7 @@ emb_group_commit(struct embedded_user *u, struct emb_pending *batch)
 	for (struct emb_pending *p = batch; p != NULL; p = p->next)
 		p->rc = 0;
 	/* Every blob of the batch was written and renamed before this. */
-	if (store_blob_sync_all(u->blob_dir, &err) < 0) {
+	if (embedded_sync_blobs(u->base.store, u->blob_dir, &err) < 0) {
 		emb_group_fail(batch, &err);
 		return;
 	}
@@ -198,4 +203,85 @@ embedded_group_append(struct embedded_user *u, const char *mailbox,
 	}
 	*c_r = me.c;
 	return 0;
+}
+
+/* The store-wide syncfs() group: rounds numbered by tickets. */
+struct emb_sync {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	uint64_t requested; /* the last ticket handed out */
+	uint64_t completed; /* tickets up to this one are durable */
+	bool syncing;       /* a round is running */
+	struct err last;    /* the error of the last round, if any */
+	int last_rc;
+};
+
+int
+embedded_sync_init(struct store *s, struct err *err)
+{
+	struct emb_sync *y = calloc(1, sizeof(*y));
+
+	if (y == NULL)
+		return err_set(err, ERR_TEMP, "store: out of memory");
+	pthread_mutex_init(&y->lock, NULL);
+	pthread_cond_init(&y->cond, NULL);
+	s->backend = y;
+	return 0;
+}
+
+void
+embedded_sync_free(struct store *s)
+{
+	struct emb_sync *y = s->backend;
+
+	if (y == NULL)
+		return;
+	pthread_cond_destroy(&y->cond);
+	pthread_mutex_destroy(&y->lock);
+	free(y);
+	s->backend = NULL;
+}
+
+/*
+ * A round covers the tickets handed out before it started: a caller whose
+ * ticket came later waits for the next round, since its blob may have
+ * been written after the running syncfs() began.
+ */
+int
+embedded_sync_blobs(struct store *s, const char *dir, struct err *err)
+{
+	struct emb_sync *y = s->backend;
+	uint64_t mine, target;
+	struct err e;
+	int rc;
+
+	pthread_mutex_lock(&y->lock);
+	mine = ++y->requested;
+	while (y->completed < mine) {
+		if (y->syncing) {
+			pthread_cond_wait(&y->cond, &y->lock);
+			continue;
+		}
+		y->syncing = true;
+		target = y->requested;
+		pthread_mutex_unlock(&y->lock);
+		err_clear(&e);
+		rc = store_blob_sync_all(dir, &e);
+		pthread_mutex_lock(&y->lock);
+		y->last = e;
+		y->last_rc = rc;
+		y->completed = target;
+		y->syncing = false;
+		pthread_cond_broadcast(&y->cond);
+	}
+	/*
+	 * The result read may be a later round's: its success covers this
+	 * blob too (syncfs() writes whatever is still dirty), its failure
+	 * only refuses a delivery that might have been durable.
+	 */
+	rc = y->last_rc;
+	if (rc < 0 && err != NULL)
+		*err = y->last;
+	pthread_mutex_unlock(&y->lock);
+	return rc;
 }

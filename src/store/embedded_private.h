@@ -307,4 +307,13 @@ int embedded_group_append(struct embedded_user *u, const char *mailbox,
                           const struct store_append *msg, const char *blob,
                           struct emb_counters *c_r, struct err *err);
 
+/*
+ * The store-wide first stage of group commit (s->backend): makes every
+ * blob written before the call durable, sharing one store_blob_sync_all()
+ * with every caller of any user that asks while none has started.
+ */
+int embedded_sync_init(struct store *s, struct err *err);
+void embedded_sync_free(struct store *s);
+int embedded_sync_blobs(struct store *s, const char *dir, struct err *err);
+
 #endif

@@ -29,13 +29,15 @@ emb_open(struct store *s, struct err *err)
 		return err_set(err, ERR_TEMP, "store: out of memory");
 	r = emb_mkdir(buf_cstr(&dir), err);
 	buf_free(&dir);
+	if (r == 0)
+		r = embedded_sync_init(s, err);
 	return r;
 }
 
 static void
 emb_close(struct store *s)
 {
-	(void)s;
+	embedded_sync_free(s);
 }
 
 /* Builds u->dir and u->blob_dir and creates them. */

@@ -378,9 +378,9 @@ test_tmp_cleanup(void **state)
 	write_file(dir, "tmp.crashed", now - 3600);
 	write_file(dir, "tmp.in-progress", now);
 	/* Opening cleans up only when the orphan scan is due (hourly). */
-	assert_int_equal(embedded_meta_set(embedded_user_of(f->user),
-	                                   "blob_gc", 0, &err),
-	                 0);
+	assert_int_equal(
+	    embedded_meta_set(embedded_user_of(f->user), "blob_gc", 0, &err),
+	    0);
 	store_user_close(&f->user);
 	assert_int_equal(
 	    store_user_open(f->store, "alice@example.test", &f->user, &err), 0);
