@@ -32,13 +32,27 @@ static const char serve_usage[] =
     "Signals: SIGTERM/SIGINT stop gracefully, SIGHUP reloads the TLS\n"
     "certificate and key.\n";
 
-/* Idle connections are cheap; file descriptors should not be the limit. */
+/*
+ * Idle connections are cheap; file descriptors should not be the limit.
+ * A logged-in session holds its socket and its user's index (SQLite: the
+ * database, -wal and -shm files), so 10,000 sessions need over 40,000.
+ * Root may raise the hard limit itself; others get the hard limit.
+ */
+#define SERVE_WANT_FDS 262144
+
 static void
 raise_fd_limit(void)
 {
 	struct rlimit rl;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_max < SERVE_WANT_FDS) {
+		struct rlimit more = {SERVE_WANT_FDS, SERVE_WANT_FDS};
+		if (setrlimit(RLIMIT_NOFILE, &more) == 0)
+			return;
+	}
+	if (rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
