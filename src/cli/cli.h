@@ -38,6 +38,30 @@ int cli_usage_error(const char *sub, const char *fmt, ...)
 char *cli_config_path(const char *data_dir);
 
 /*
+ * Parses the options every accounts subcommand shares, --data DIR and
+ * --help (printing usage), leaving optind at the first positional
+ * argument.  Returns -1 to go on, or the exit status to return now.
+ */
+int cli_parse_data_options(const char *sub, const char *usage, int argc,
+                           char **argv, const char **data_r);
+
+struct auth;
+
+/*
+ * Opens the accounts database of data, which `postamt init` must have
+ * made.  Prints what to do and returns CLI_FAILED if it cannot; 0 if
+ * *auth_r is open.
+ */
+int cli_open_accounts(const char *sub, const char *data, struct auth **auth_r);
+
+/*
+ * Prints "postamt SUB: message"; returns CLI_USAGE for ERR_SYNTAX,
+ * CLI_FAILED otherwise.
+ */
+struct err;
+int cli_fail(const char *sub, const struct err *e);
+
+/*
  * Loads DATA/postamt.conf into cfg (defaults first).  On any error prints
  * every "file:line: problem, fix" line to stderr and returns -1 (exit
  * CLI_USAGE).  check_files also checks the TLS files exist.

@@ -38,8 +38,7 @@ alias_print(const char *address, const char *target, void *arg)
 static int
 alias_fail(const struct err *e)
 {
-	fprintf(stderr, "postamt alias: %s\n", e->msg);
-	return e->kind == ERR_SYNTAX ? CLI_USAGE : CLI_FAILED;
+	return cli_fail("alias", e);
 }
 
 static int
@@ -92,46 +91,18 @@ alias_check(const char *action, int npos)
 int
 cli_alias(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"data", required_argument, NULL, 'd'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	const char *data = CLI_DEFAULT_DATA;
+	const char *data;
 	struct auth *a;
-	struct err e;
-	char *conf;
-	int ch, npos, rc;
+	int npos, rc;
 
-	opterr = 0;
-	optind = 0;
-	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (ch == 'd')
-			data = optarg;
-		else if (ch == 'h')
-			return fputs(alias_usage, stdout) < 0 ? CLI_FAILED
-			                                      : CLI_OK;
-		else
-			return cli_usage_error("alias",
-			                       "unknown option or missing "
-			                       "value: \"%s\"",
-			                       argv[optind - 1]);
-	}
+	if ((rc = cli_parse_data_options("alias", alias_usage, argc, argv,
+	                                 &data)) >= 0)
+		return rc;
 	npos = argc - optind;
 	if ((rc = alias_check(npos > 0 ? argv[optind] : NULL, npos)) != 0)
 		return rc;
-	conf = cli_config_path(data);
-	if (conf == NULL || access(conf, F_OK) < 0) {
-		fprintf(stderr,
-		        "postamt alias: %s/postamt.conf not found; run "
-		        "`postamt init --data %s` first\n",
-		        data, data);
-		free(conf);
-		return CLI_FAILED;
-	}
-	free(conf);
-	if (auth_open(data, &a, &e) < 0)
-		return alias_fail(&e);
+	if ((rc = cli_open_accounts("alias", data, &a)) != 0)
+		return rc;
 	rc = alias_run(a, argv[optind], npos - 1, argv + optind + 1);
 	auth_close(&a);
 	return rc;

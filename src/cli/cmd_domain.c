@@ -35,8 +35,7 @@ domain_print(const char *domain, void *arg)
 static int
 domain_fail(const struct err *e)
 {
-	fprintf(stderr, "postamt domain: %s\n", e->msg);
-	return e->kind == ERR_SYNTAX ? CLI_USAGE : CLI_FAILED;
+	return cli_fail("domain", e);
 }
 
 static int
@@ -80,46 +79,18 @@ domain_check(const char *action, int npos)
 int
 cli_domain(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"data", required_argument, NULL, 'd'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	const char *data = CLI_DEFAULT_DATA;
+	const char *data;
 	struct auth *a;
-	struct err e;
-	char *conf;
-	int ch, npos, rc;
+	int npos, rc;
 
-	opterr = 0;
-	optind = 0;
-	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (ch == 'd')
-			data = optarg;
-		else if (ch == 'h')
-			return fputs(domain_usage, stdout) < 0 ? CLI_FAILED
-			                                       : CLI_OK;
-		else
-			return cli_usage_error("domain",
-			                       "unknown option or missing "
-			                       "value: \"%s\"",
-			                       argv[optind - 1]);
-	}
+	if ((rc = cli_parse_data_options("domain", domain_usage, argc, argv,
+	                                 &data)) >= 0)
+		return rc;
 	npos = argc - optind;
 	if ((rc = domain_check(npos > 0 ? argv[optind] : NULL, npos)) != 0)
 		return rc;
-	conf = cli_config_path(data);
-	if (conf == NULL || access(conf, F_OK) < 0) {
-		fprintf(stderr,
-		        "postamt domain: %s/postamt.conf not found; run "
-		        "`postamt init --data %s` first\n",
-		        data, data);
-		free(conf);
-		return CLI_FAILED;
-	}
-	free(conf);
-	if (auth_open(data, &a, &e) < 0)
-		return domain_fail(&e);
+	if ((rc = cli_open_accounts("domain", data, &a)) != 0)
+		return rc;
 	rc = domain_run(a, argv[optind], npos > 1 ? argv[optind + 1] : NULL);
 	auth_close(&a);
 	return rc;

@@ -444,25 +444,13 @@ int
 cli_user(int argc, char **argv)
 {
 	struct user_args args = {.data = CLI_DEFAULT_DATA};
-	char *conf;
 	struct auth *a;
-	struct err err;
 	int r = user_parse(argc, argv, &args);
 
 	if (r >= 0)
 		return r;
-	conf = cli_config_path(args.data);
-	if (conf == NULL || access(conf, F_OK) < 0) {
-		free(conf);
-		fprintf(stderr,
-		        "postamt user: %s/postamt.conf not found; run "
-		        "`postamt init --data %s` first\n",
-		        args.data, args.data);
-		return CLI_FAILED;
-	}
-	free(conf);
-	if (auth_open(args.data, &a, &err) < 0)
-		return user_fail("%s", err.msg);
+	if ((r = cli_open_accounts("user", args.data, &a)) != 0)
+		return r;
 	r = user_run(a, &args);
 	auth_close(&a);
 	return r;

@@ -4,6 +4,10 @@
 #include <stdlib.h>
 #include <stdio.h>
 
+#include <getopt.h>
+#include <unistd.h>
+
+#include "auth/auth.h"
 #include "util/buf.h"
 
 int
@@ -26,6 +30,61 @@ cli_config_path(const char *data_dir)
 
 	buf_printf(&b, "%s/postamt.conf", data_dir);
 	return buf_steal(&b);
+}
+
+int
+cli_parse_data_options(const char *sub, const char *usage, int argc,
+                       char **argv, const char **data_r)
+{
+	static const struct option opts[] = {
+	    {"data", required_argument, NULL, 'd'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	int ch;
+
+	opterr = 0;
+	optind = 0; /* glibc: start afresh, even if getopt ran before */
+	*data_r = CLI_DEFAULT_DATA;
+	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (ch == 'd')
+			*data_r = optarg;
+		else if (ch == 'h')
+			return fputs(usage, stdout) < 0 ? CLI_FAILED : CLI_OK;
+		else
+			return cli_usage_error(sub,
+			                       "unknown option or missing "
+			                       "value: \"%s\"",
+			                       argv[optind - 1]);
+	}
+	return -1;
+}
+
+int
+cli_open_accounts(const char *sub, const char *data, struct auth **auth_r)
+{
+	char *conf = cli_config_path(data);
+	struct err e;
+
+	if (conf == NULL || access(conf, F_OK) < 0) {
+		fprintf(stderr,
+		        "postamt %s: %s/postamt.conf not found; run "
+		        "`postamt init --data %s` first\n",
+		        sub, data, data);
+		free(conf);
+		return CLI_FAILED;
+	}
+	free(conf);
+	if (auth_open(data, auth_r, &e) < 0)
+		return cli_fail(sub, &e);
+	return 0;
+}
+
+int
+cli_fail(const char *sub, const struct err *e)
+{
+	fprintf(stderr, "postamt %s: %s\n", sub, e->msg);
+	return e->kind == ERR_SYNTAX ? CLI_USAGE : CLI_FAILED;
 }
 
 int

@@ -3,6 +3,7 @@
  * STARTTLS (a TLS filter over the plain bufferevent).
  */
 #include "net/client.h"
+#include "net/net_private.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -143,25 +144,8 @@ enum conn_line
 net_client_read_line(struct net_client *c, size_t max, char **line_r,
                      size_t *len_r)
 {
-	struct evbuffer *in = bufferevent_get_input(c->bev);
-	struct evbuffer_ptr p;
-	size_t eol_len = 0;
-	char *line;
-
-	p = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_CRLF);
-	if (p.pos < 0)
-		return evbuffer_get_length(in) > max ? CONN_LINE_TOO_LONG
-		                                     : CONN_LINE_MORE;
-	if ((size_t)p.pos > max)
-		return CONN_LINE_TOO_LONG;
-	if ((line = malloc((size_t)p.pos + 1)) == NULL)
-		return CONN_LINE_MORE;
-	evbuffer_remove(in, line, (size_t)p.pos);
-	evbuffer_drain(in, eol_len);
-	line[p.pos] = '\0';
-	*line_r = line;
-	*len_r = (size_t)p.pos;
-	return CONN_LINE_OK;
+	return net_take_line(bufferevent_get_input(c->bev), max,
+	                     EVBUFFER_EOL_CRLF, line_r, len_r);
 }
 
 int

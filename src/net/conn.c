@@ -489,19 +489,26 @@ enum conn_line
 conn_read_line(struct conn *c, size_t max, enum conn_eol eol, char **line_r,
                size_t *len_r)
 {
-	struct evbuffer *in = bufferevent_get_input(c->bev);
-	struct evbuffer_ptr p;
-	size_t eol_len = 0;
-	char *line;
-
 	/* No next command while the current one waits (job, drain). */
 	if (c->closing || c->tls_pending || c->handshaking || c->jobs > 0 ||
 	    c->wait_drain || c->compress_pending)
 		return CONN_LINE_MORE;
-	p = evbuffer_search_eol(in, NULL, &eol_len,
-	                        eol == CONN_EOL_CRLF_STRICT
-	                            ? EVBUFFER_EOL_CRLF_STRICT
-	                            : EVBUFFER_EOL_CRLF);
+	return net_take_line(bufferevent_get_input(c->bev), max,
+	                     eol == CONN_EOL_CRLF_STRICT
+	                         ? EVBUFFER_EOL_CRLF_STRICT
+	                         : EVBUFFER_EOL_CRLF,
+	                     line_r, len_r);
+}
+
+enum conn_line
+net_take_line(struct evbuffer *in, size_t max, enum evbuffer_eol_style style,
+              char **line_r, size_t *len_r)
+{
+	struct evbuffer_ptr p;
+	size_t eol_len = 0;
+	char *line;
+
+	p = evbuffer_search_eol(in, NULL, &eol_len, style);
 	if (p.pos < 0)
 		return evbuffer_get_length(in) > max ? CONN_LINE_TOO_LONG
 		                                     : CONN_LINE_MORE;

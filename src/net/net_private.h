@@ -9,6 +9,7 @@
 #include <sys/queue.h>
 
 #include <arpa/inet.h>
+#include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/listener.h>
@@ -38,11 +39,11 @@ struct conn {
 	bool tls_pending; /* STARTTLS asked, waiting for output to drain */
 	bool closing;     /* conn_close() called, flushing output */
 	bool in_callback; /* a protocol hook is on the stack */
-	bool dead;	  /* socket gone, waiting for jobs to finish */
+	bool dead;        /* socket gone, waiting for jobs to finish */
 	bool wait_drain;  /* conn_wait_drained() asked for ops->drained() */
 	bool compress_pending; /* conn_compress() asked, output draining */
 	bool compressed;       /* a DEFLATE filter is on the bufferevent */
-	unsigned jobs;	  /* conn_run_blocking() jobs not yet done */
+	unsigned jobs;         /* conn_run_blocking() jobs not yet done */
 	const char *close_reason;
 	char remote[INET6_ADDRSTRLEN];
 };
@@ -65,6 +66,14 @@ struct server {
 	bool stopping;
 	int port_offset;
 };
+
+/*
+ * Takes the next line off in (conn.c), for server connections and the
+ * outbound client alike; see conn_read_line() for the results.
+ */
+enum conn_line net_take_line(struct evbuffer *in, size_t max,
+                             enum evbuffer_eol_style style, char **line_r,
+                             size_t *len_r);
 
 /* Accepts fd from listener l (conn.c). */
 void conn_accept(struct listener *l, int fd, const char *remote);
