@@ -18,18 +18,12 @@
 #include <sys/stat.h>
 
 #include "auth/auth_private.h"
+#include "testdir.h"
 
 struct fixture {
 	char dir[64];
 	struct auth *auth;
 };
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	return remove(path);
-}
 
 static int
 setup(void **state)
@@ -38,8 +32,7 @@ setup(void **state)
 	struct err err;
 
 	assert_non_null(f);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/postamt-authl-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	assert_int_equal(testdir_make("authl", f->dir, sizeof(f->dir)), 0);
 	assert_int_equal(auth_open(f->dir, &f->auth, &err), 0);
 	*state = f;
 	return 0;
@@ -51,7 +44,7 @@ teardown(void **state)
 	struct fixture *f = *state;
 
 	auth_close(&f->auth);
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	testdir_remove(f->dir);
 	free(f);
 	return 0;
 }

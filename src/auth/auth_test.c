@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "auth/auth.h"
+#include "testdir.h"
 #include "util/buf.h"
 
 struct fixture {
@@ -22,21 +23,13 @@ struct fixture {
 };
 
 static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	return remove(path);
-}
-
-static int
 setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	struct err err;
 
 	assert_non_null(f);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/postamt-auth-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	assert_int_equal(testdir_make("auth", f->dir, sizeof(f->dir)), 0);
 	assert_int_equal(auth_open(f->dir, &f->auth, &err), 0);
 	*state = f;
 	return 0;
@@ -48,7 +41,7 @@ teardown(void **state)
 	struct fixture *f = *state;
 
 	auth_close(&f->auth);
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	testdir_remove(f->dir);
 	free(f);
 	return 0;
 }
