@@ -12,6 +12,8 @@ smtp_body_init(struct smtp_body *b, uint64_t max)
 	b->bare_eol = false;
 	b->nomem = false;
 	b->normalize = false;
+	b->raw = false;
+	b->raw_cr = false;
 }
 
 /* Counts len + 2 bytes and appends them unless a flag already stopped us. */
@@ -91,6 +93,80 @@ smtp_body_line(struct smtp_body *b, const char *line, size_t len)
 	}
 	body_append(b, line, len);
 	return SMTP_BODY_MORE;
+}
+
+/* Adds n to the size; true if the message is still within its limit. */
+static bool
+body_count(struct smtp_body *b, uint64_t n)
+{
+	b->size = b->size > UINT64_MAX - n ? UINT64_MAX : b->size + n;
+	if (b->size > b->max && !b->too_big) {
+		b->too_big = true;
+		buf_free(&b->msg);
+	}
+	return !b->too_big;
+}
+
+char *
+smtp_body_raw_room(struct smtp_body *b, size_t want, size_t *room_r)
+{
+	b->raw = true;
+	*room_r = 0;
+	if (want == 0 || b->too_big || b->nomem)
+		return NULL;
+	if (want > b->max - b->size) {
+		/* These bytes will come: the message is too big already. */
+		b->too_big = true;
+		buf_free(&b->msg);
+		return NULL;
+	}
+	if (buf_reserve(&b->msg, want) < 0) {
+		b->nomem = true;
+		buf_free(&b->msg);
+		return NULL;
+	}
+	*room_r = want;
+	return b->msg.data + b->msg.len;
+}
+
+/*
+ * Looks for bare CR and LF in raw bytes; a CR at the end of a chunk is
+ * settled by the first byte of the next one (raw_cr).
+ */
+static void
+body_raw_scan(struct smtp_body *b, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n && !b->bare_eol; i++) {
+		if (b->raw_cr && p[i] != '\n')
+			b->bare_eol = true;
+		else if (!b->raw_cr && p[i] == '\n')
+			b->bare_eol = true;
+		b->raw_cr = p[i] == '\r';
+	}
+}
+
+void
+smtp_body_raw_commit(struct smtp_body *b, size_t n)
+{
+	body_raw_scan(b, b->msg.data + b->msg.len, n);
+	b->msg.len += n;
+	b->msg.data[b->msg.len] = '\0';
+	body_count(b, n);
+}
+
+void
+smtp_body_raw_skip(struct smtp_body *b, size_t n)
+{
+	b->raw = true;
+	body_count(b, n);
+}
+
+void
+smtp_body_raw_end(struct smtp_body *b)
+{
+	if (b->raw_cr)
+		b->bare_eol = true;
+	b->raw_cr = false;
 }
 
 bool

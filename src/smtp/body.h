@@ -32,6 +32,14 @@ struct smtp_body {
 	 * Set after smtp_body_init() (which clears it).
 	 */
 	bool normalize;
+	/*
+	 * BDAT (RFC 3030): the bytes came raw, without dot-stuffing or line
+	 * structure; bare_eol is then only a finding (data.c refuses it for
+	 * remote recipients), and raw_cr says the last byte was a CR whose
+	 * LF may open the next chunk.
+	 */
+	bool raw;
+	bool raw_cr;
 };
 
 enum smtp_body_result { SMTP_BODY_MORE, SMTP_BODY_END };
@@ -47,6 +55,21 @@ void smtp_body_init(struct smtp_body *b, uint64_t max);
  */
 enum smtp_body_result smtp_body_line(struct smtp_body *b, const char *line,
                                      size_t len);
+
+/*
+ * BDAT: room for up to want more raw bytes at the end of msg, bounded by
+ * the size limit.  Returns a pointer to at least *room_r bytes to fill,
+ * then smtp_body_raw_commit() with what was filled; NULL when the bytes
+ * are to be dropped (too big, out of memory: the flags say which) or want
+ * is 0.  The caller still counts dropped bytes with smtp_body_raw_skip().
+ */
+char *smtp_body_raw_room(struct smtp_body *b, size_t want, size_t *room_r);
+/* Takes n bytes written at the pointer smtp_body_raw_room() gave. */
+void smtp_body_raw_commit(struct smtp_body *b, size_t n);
+/* Counts n raw bytes that were dropped (size only; sets too_big). */
+void smtp_body_raw_skip(struct smtp_body *b, size_t n);
+/* BDAT LAST: a CR as the very last byte is bare too. */
+void smtp_body_raw_end(struct smtp_body *b);
 
 /* True if the message can be delivered (no flag set). */
 bool smtp_body_is_ok(const struct smtp_body *b);

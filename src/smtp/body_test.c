@@ -1,5 +1,6 @@
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -139,6 +140,83 @@ test_nul_bytes_kept(void **state)
 	smtp_body_free(&b);
 }
 
+/* BDAT: appends raw bytes the way bdat.c does; false if they were dropped. */
+static bool
+raw(struct smtp_body *b, const char *p, size_t n)
+{
+	size_t room;
+	char *dst = smtp_body_raw_room(b, n, &room);
+
+	if (dst == NULL) {
+		smtp_body_raw_skip(b, n);
+		return false;
+	}
+	assert_int_equal(room, n);
+	memcpy(dst, p, n);
+	smtp_body_raw_commit(b, n);
+	return true;
+}
+
+static void
+test_raw_chunks(void **state)
+{
+	struct smtp_body b;
+
+	(void)state;
+	smtp_body_init(&b, 100);
+	/* A CRLF split across two chunks is no bare CR. */
+	assert_true(raw(&b, "a\r", 2));
+	assert_true(raw(&b, "\n.\r\n\0", 5));
+	smtp_body_raw_end(&b);
+	assert_false(b.bare_eol);
+	assert_true(b.raw);
+	assert_int_equal(b.size, 7);
+	assert_int_equal(b.msg.len, 7);
+	assert_memory_equal(b.msg.data, "a\r\n.\r\n\0", 7);
+	assert_int_equal(b.msg.data[7], '\0');
+	smtp_body_free(&b);
+
+	/* Kept, but noted: bare LF, bare CR, and a CR at the very end. */
+	smtp_body_init(&b, 100);
+	assert_true(raw(&b, "a\nb", 3));
+	assert_true(b.bare_eol);
+	assert_int_equal(b.msg.len, 3);
+	smtp_body_free(&b);
+	smtp_body_init(&b, 100);
+	assert_true(raw(&b, "a\rb", 3));
+	assert_true(b.bare_eol);
+	smtp_body_free(&b);
+	smtp_body_init(&b, 100);
+	assert_true(raw(&b, "a\r", 2));
+	assert_false(b.bare_eol);
+	smtp_body_raw_end(&b);
+	assert_true(b.bare_eol);
+	smtp_body_free(&b);
+}
+
+static void
+test_raw_too_big(void **state)
+{
+	struct smtp_body b;
+
+	(void)state;
+	smtp_body_init(&b, 10);
+	assert_true(raw(&b, "0123456789", 10)); /* exactly the limit */
+	assert_true(smtp_body_is_ok(&b));
+	assert_false(raw(&b, "x", 1));
+	assert_true(b.too_big);
+	assert_null(b.msg.data);
+	assert_false(raw(&b, "yz", 2)); /* still counted */
+	assert_int_equal(b.size, 13);
+	smtp_body_free(&b);
+
+	smtp_body_init(&b, 10);
+	assert_false(raw(&b, "0123456789a", 11));
+	assert_true(b.too_big);
+	assert_int_equal(b.size, 11);
+	smtp_body_free(&b);
+}
+
 int
 main(void)
 {
@@ -149,6 +227,8 @@ main(void)
 	    cmocka_unit_test(test_smuggling),
 	    cmocka_unit_test(test_too_big),
 	    cmocka_unit_test(test_nul_bytes_kept),
+	    cmocka_unit_test(test_raw_chunks),
+	    cmocka_unit_test(test_raw_too_big),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,6 +1,8 @@
 /*
  * DATA: receiving the message (RFC 5321 4.1.1.4) and delivering it to the
- * local recipients' INBOX.
+ * local recipients' INBOX; BDAT (bdat.c) shares the delivery path:
+ * smtp_data_begin(), then the body filled by lines or chunks, then
+ * smtp_data_complete().
  *
  * Lines are read CRLF-strict (session.c) and checked by body.c; the trace
  * headers of RFC 5321 4.4 are written into the buffer first, so the message
@@ -87,16 +89,30 @@ smtp_data_trace(struct smtp_session *s, struct buf *b)
 	return buf_printf(b, ";\r\n\t%s\r\n", date);
 }
 
-void
-smtp_cmd_data(struct smtp_session *s, const char *arg, size_t len)
+int
+smtp_data_begin(struct smtp_session *s)
 {
-	(void)arg;
-	(void)len;
 	smtp_data_new_id(s);
 	smtp_body_free(&s->txn.body);
 	smtp_body_init(&s->txn.body, s->cfg->max_message_size);
 	if (smtp_data_trace(s, &s->txn.body.msg) < 0) {
 		smtp_body_free(&s->txn.body);
+		return -1;
+	}
+	return 0;
+}
+
+void
+smtp_cmd_data(struct smtp_session *s, const char *arg, size_t len)
+{
+	(void)arg;
+	(void)len;
+	/* RFC 3030 2: no DATA in a transaction that used BDAT. */
+	if (s->txn.bdat) {
+		smtp_reply_error(s, "503 5.5.1 DATA not allowed after BDAT");
+		return;
+	}
+	if (smtp_data_begin(s) < 0) {
 		smtp_reply(s, "451 4.3.0 Out of memory, try again later");
 		return;
 	}
@@ -320,11 +336,22 @@ smtp_data_finish(struct smtp_session *s)
 {
 	const struct smtp_body *b = &s->txn.body;
 
-	if (b->bare_eol) {
+	if (b->bare_eol && !b->raw) {
 		conn_log(s->c, LOG_LVL_INFO, "rejected id=%s: bare CR or LF",
 		         s->txn.id);
 		smtp_reply(s, "550 5.6.0 Bare LF or CR in message; lines must "
 		              "end in CRLF");
+	} else if (b->bare_eol && s->txn.out.nrcpts > 0) {
+		/*
+		 * BDAT is binary-clean for local mailboxes, but the relay
+		 * sends with DATA, where a bare CR or LF could be read as a
+		 * line end by the next hop (SMTP smuggling).
+		 */
+		conn_log(s->c, LOG_LVL_INFO,
+		         "rejected id=%s: bare CR or LF for a remote recipient",
+		         s->txn.id);
+		smtp_reply(s, "550 5.6.0 Bare LF or CR in a message for a "
+		              "remote recipient; lines must end in CRLF");
 	} else if (b->too_big) {
 		conn_log(s->c, LOG_LVL_INFO,
 		         "rejected id=%s: size %llu over "
@@ -350,11 +377,17 @@ smtp_data_finish(struct smtp_session *s)
 }
 
 void
+smtp_data_complete(struct smtp_session *s)
+{
+	if (smtp_data_finish(s))
+		return; /* smtp_data_done() ends the transaction */
+	smtp_data_end(s);
+}
+
+void
 smtp_data_line(struct smtp_session *s, const char *line, size_t len)
 {
 	if (smtp_body_line(&s->txn.body, line, len) == SMTP_BODY_MORE)
 		return;
-	if (smtp_data_finish(s))
-		return; /* smtp_data_done() ends the transaction */
-	smtp_data_end(s);
+	smtp_data_complete(s);
 }

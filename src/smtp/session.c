@@ -33,7 +33,8 @@ struct smtp_cmd {
 /* Every state in which a command line is read. */
 #define ST_ANY                                                                 \
 	(SMTP_ST(SMTP_STATE_GREETED) | SMTP_ST(SMTP_STATE_READY) |             \
-	 SMTP_ST(SMTP_STATE_MAIL) | SMTP_ST(SMTP_STATE_RCPT))
+	 SMTP_ST(SMTP_STATE_MAIL) | SMTP_ST(SMTP_STATE_RCPT) |                 \
+	 SMTP_ST(SMTP_STATE_CHUNKS))
 #define ST_TXN (SMTP_ST(SMTP_STATE_MAIL) | SMTP_ST(SMTP_STATE_RCPT))
 
 static const struct smtp_cmd smtp_cmds[] = {
@@ -45,6 +46,8 @@ static const struct smtp_cmd smtp_cmds[] = {
      "Need MAIL command first"},
     {"DATA", smtp_cmd_data, SMTP_ST(SMTP_STATE_RCPT), SMTP_CMD_NO_ARG, "DATA",
      "Need RCPT command first"},
+    /* Every state: bdat.c reads the octets even of a refused BDAT. */
+    {"BDAT", smtp_cmd_bdat, ST_ANY, 0, "BDAT size [LAST]", NULL},
     {"RSET", smtp_cmd_rset, ST_ANY, SMTP_CMD_NO_ARG, "RSET", NULL},
     {"NOOP", smtp_cmd_noop, ST_ANY, 0, "NOOP", NULL},
     {"VRFY", smtp_cmd_vrfy, ST_ANY, SMTP_CMD_ARG, "VRFY address", NULL},
@@ -67,8 +70,9 @@ smtp_state_name(enum smtp_state st)
 	static const char *const names[] = {
 	    [SMTP_STATE_GREETED] = "greeted", [SMTP_STATE_READY] = "ready",
 	    [SMTP_STATE_MAIL] = "mail",       [SMTP_STATE_RCPT] = "rcpt",
-	    [SMTP_STATE_DATA] = "data",       [SMTP_STATE_AUTH] = "auth",
-	    [SMTP_STATE_TLS] = "tls",         [SMTP_STATE_CLOSED] = "closed",
+	    [SMTP_STATE_DATA] = "data",       [SMTP_STATE_CHUNKS] = "chunks",
+	    [SMTP_STATE_AUTH] = "auth",       [SMTP_STATE_TLS] = "tls",
+	    [SMTP_STATE_CLOSED] = "closed",
 	};
 
 	return (unsigned)st < sizeof(names) / sizeof(names[0]) ? names[st]
@@ -183,6 +187,10 @@ smtp_session_command(struct smtp_session *s, const char *line, size_t len)
 	if (!(cmd->states & SMTP_ST(s->state))) {
 		if (s->state == SMTP_STATE_GREETED)
 			smtp_reply_error(s, "503 5.5.1 Send EHLO/HELO first");
+		else if (s->state == SMTP_STATE_CHUNKS)
+			/* RFC 3030 2: DATA after BDAT is 503 too. */
+			smtp_reply_error(s, "503 5.5.1 Only BDAT or RSET may "
+			                    "follow BDAT");
 		else
 			smtp_reply_error(s, "503 5.5.1 %s", cmd->bad_seq);
 		return;
@@ -243,6 +251,12 @@ smtp_input(void *arg)
 	/* While a password is checked on a worker, lines wait (auth.c). */
 	while (s->state != SMTP_STATE_CLOSED && s->state != SMTP_STATE_TLS &&
 	       s->auth_step != SMTP_AUTH_VERIFYING) {
+		if (s->chunk.active) {
+			/* BDAT octets come before the next line (bdat.c). */
+			if (!smtp_bdat_input(s))
+				return;
+			continue;
+		}
 		enum conn_eol eol = s->state == SMTP_STATE_DATA
 		                        ? CONN_EOL_CRLF_STRICT
 		                        : CONN_EOL_LF_OR_CRLF;
@@ -331,6 +345,15 @@ smtp_shutdown(void *arg)
 		break;
 	case SMTP_STATE_DATA:
 		s->shutting_down = true;
+		break;
+	case SMTP_STATE_CHUNKS:
+		/* Mid-chunk the octets are read first, then 421 (bdat.c). */
+		if (s->chunk.active) {
+			s->shutting_down = true;
+			break;
+		}
+		smtp_reply(s, "421 4.3.2 Server shutting down");
+		smtp_session_close(s, "server shutdown");
 		break;
 	case SMTP_STATE_TLS:
 		/* Mid-handshake a plaintext reply would corrupt the stream. */

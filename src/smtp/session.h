@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "net/conn.h"
 #include "proto/services.h"
@@ -34,6 +35,7 @@ enum smtp_state {
 	SMTP_STATE_MAIL,    /* MAIL accepted, no recipient yet */
 	SMTP_STATE_RCPT,    /* at least one recipient accepted */
 	SMTP_STATE_DATA,    /* 354 sent, receiving the message */
+	SMTP_STATE_CHUNKS,  /* BDAT chunks taken, no BDAT LAST yet */
 	SMTP_STATE_AUTH,    /* 334 sent, waiting for a SASL response */
 	SMTP_STATE_TLS,     /* STARTTLS accepted, waiting for the handshake */
 	SMTP_STATE_CLOSED,  /* conn_close() called; input is ignored */
@@ -73,6 +75,29 @@ struct smtp_txn {
 	 * given at RCPT, for the "delivered" DSN (only rcpts is used).
 	 */
 	struct smtp_queue_msg dsn_local;
+	/*
+	 * RFC 3030 2: a BDAT chunk was taken, so DATA is refused (503); and
+	 * bdat_error: a chunk was answered with this error, so the chunks
+	 * already in the pipeline are read, dropped and answered the same
+	 * way until LAST or RSET.
+	 */
+	bool bdat;
+	const char *bdat_error;
+};
+
+/*
+ * The BDAT chunk being read (bdat.c).  It lives outside the transaction
+ * because a chunk is read off the wire even when the BDAT is refused:
+ * otherwise the message bytes would be run as commands.
+ */
+struct smtp_chunk {
+	bool active;       /* reading chunk bytes instead of lines */
+	bool last;         /* BDAT ... LAST */
+	bool take;         /* into the body; else dropped */
+	bool count_error;  /* error is a client mistake (smtp_reply_error) */
+	uint64_t size;     /* the announced size */
+	uint64_t left;     /* bytes still to read */
+	const char *error; /* the reply once read, when the BDAT is refused */
 };
 
 struct smtp_session {
@@ -90,6 +115,7 @@ struct smtp_session {
 	char *auth_login_user; /* AUTH LOGIN: the user name given so far */
 	struct sasl_scram_run *auth_scram; /* AUTH SCRAM-SHA-256 (auth.c) */
 	struct smtp_txn txn;
+	struct smtp_chunk chunk;
 };
 
 /* session.c */
@@ -161,9 +187,29 @@ void smtp_dsn_local_delivered(struct smtp_session *s);
 /* True if smtp_bare_lf = normalize: bare CR/LF in DATA become CRLF. */
 bool smtp_session_normalizes_bare_lf(const struct smtp_session *s);
 
-/* data.c */
+/* data.c: the delivery path DATA and BDAT share. */
 void smtp_cmd_data(struct smtp_session *s, const char *arg, size_t len);
 /* A line received in SMTP_STATE_DATA (read CRLF-strict). */
 void smtp_data_line(struct smtp_session *s, const char *line, size_t len);
+/*
+ * Starts the message: a queue id, an empty body with the size limit, and
+ * the trace headers (Return-Path:, Received:).  Returns -1 when out of
+ * memory (nothing replied).
+ */
+int smtp_data_begin(struct smtp_session *s);
+/*
+ * The whole message is in s->txn.body: checks it, delivers it (on the
+ * worker pool), replies once and ends the transaction (now or in done()).
+ */
+void smtp_data_complete(struct smtp_session *s);
+
+/* bdat.c: CHUNKING (RFC 3030). */
+void smtp_cmd_bdat(struct smtp_session *s, const char *arg, size_t len);
+/*
+ * Reads what there is of the current chunk (s->chunk.active).  Returns
+ * false when it must wait for more input, true when the chunk is done
+ * (replied) and lines may be read again.
+ */
+bool smtp_bdat_input(struct smtp_session *s);
 
 #endif
