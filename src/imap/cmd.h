@@ -46,8 +46,31 @@ int imap_status_write(struct imap_session *s, const char *name,
                       const struct imap_arg *items, struct buf *out,
                       struct err *err);
 
-/* A mailbox name argument, INBOX canonical (RFC 9051 5.1); NULL if bad. */
+/*
+ * A mailbox name argument as sent, INBOX canonical (RFC 9051 5.1); NULL if
+ * bad.  Not decoded: commands use imap_box_arg().
+ */
 const char *imap_box_name(const struct imap_arg *a);
+
+/*
+ * A mailbox name argument in the store's form (UTF-8, INBOX canonical):
+ * decoded from modified UTF-7 for IMAP4rev1 sessions (RFC 3501 5.1.3),
+ * checked UTF-8 for IMAP4rev2 / UTF8=ACCEPT ones (RFC 6855 3).  Returns
+ * NULL after answering cx->tag (BAD: not a string; NO [CANNOT]: bad
+ * encoding).  The name lives until the second next call (two at a time).
+ */
+const char *imap_box_arg(struct imap_session *s, const struct imap_cmd_ctx *cx,
+                         const struct imap_arg *a);
+
+/* True if the session sends and takes mailbox names in UTF-8. */
+bool imap_names_utf8(const struct imap_session *s);
+
+/*
+ * Appends a store-form mailbox name as the session writes it: modified
+ * UTF-7 for IMAP4rev1, UTF-8 otherwise; quoted, or a literal if needed.
+ */
+int imap_resp_mailbox(const struct imap_session *s, struct buf *out,
+                      const char *name);
 
 /* cmd_list.c: LIST (with LIST-EXTENDED and LIST-STATUS), LSUB, NAMESPACE */
 imap_cmd_fn imap_cmd_list, imap_cmd_lsub, imap_cmd_namespace;

@@ -122,6 +122,14 @@ imap_enable_one(struct imap_session *s, const struct imap_arg *a,
 	if (imap_arg_is_atom(a, "IMAP4rev2") && !s->rev2) {
 		s->rev2 = true;
 		buf_append_str(out, " IMAP4rev2");
+	} else if (imap_arg_is_atom(a, "UTF8=ACCEPT") && !s->utf8_accept) {
+		/*
+		 * RFC 6855 3: UTF-8 mailbox names and quoted strings.  Not
+		 * advertised yet: APPEND's UTF8 (literal8) data extension
+		 * (RFC 6855 4) is still missing.
+		 */
+		s->utf8_accept = true;
+		buf_append_str(out, " UTF8=ACCEPT");
 	} else if (imap_arg_is_atom(a, "CONDSTORE") && !s->condstore) {
 		s->condstore = true;
 		buf_append_str(out, " CONDSTORE");

@@ -170,16 +170,13 @@ copy_answer(struct imap_session *s, const struct imap_cmd_ctx *cx, bool move,
 void
 imap_cmd_copy(struct imap_session *s, const struct imap_cmd_ctx *cx)
 {
-	const char *to = imap_box_name(cx->args->next);
+	const char *to = imap_box_arg(s, cx, cx->args->next);
 	bool move = strcmp(cx->name, "MOVE") == 0;
 	struct imap_seqset set;
 	struct copy_job job;
 
-	if (to == NULL) {
-		imap_resp_tagged(s, cx->tag, IMAP_BAD, NULL,
-		                 "Invalid mailbox name");
+	if (to == NULL)
 		return;
-	}
 	if (move && s->box.readonly) {
 		imap_resp_tagged(s, cx->tag, IMAP_NO, "READ-ONLY",
 		                 "Mailbox is read-only");

@@ -47,17 +47,19 @@ create_parse_use(const struct imap_arg *a, const char **use_r)
 void
 imap_cmd_create(struct imap_session *s, const struct imap_cmd_ctx *cx)
 {
-	const char *name = imap_box_name(cx->args), *use;
+	const char *name, *use;
 	char *copy;
 	size_t len;
 	struct err err;
 	int rc;
 
-	if (name == NULL || !create_parse_use(cx->args->next, &use)) {
+	if (!create_parse_use(cx->args->next, &use)) {
 		imap_resp_tagged(s, cx->tag, IMAP_BAD, NULL,
 		                 "Invalid CREATE arguments");
 		return;
 	}
+	if ((name = imap_box_arg(s, cx, cx->args)) == NULL)
+		return;
 	if (use != NULL && imap_flag_parse(use) != 0) {
 		imap_resp_tagged(s, cx->tag, IMAP_NO, "USEATTR",
 		                 "Not a special-use attribute");
@@ -88,14 +90,11 @@ imap_cmd_create(struct imap_session *s, const struct imap_cmd_ctx *cx)
 void
 imap_cmd_delete(struct imap_session *s, const struct imap_cmd_ctx *cx)
 {
-	const char *name = imap_box_name(cx->args);
+	const char *name = imap_box_arg(s, cx, cx->args);
 	struct err err;
 
-	if (name == NULL) {
-		imap_resp_tagged(s, cx->tag, IMAP_BAD, NULL,
-		                 "Invalid mailbox name");
+	if (name == NULL)
 		return;
-	}
 	if (store_mailbox_delete(s->user, name, &err) < 0) {
 		create_fail(s, cx, &err);
 		return;
@@ -127,15 +126,12 @@ rename_follow(struct imap_session *s, const char *from, const char *to)
 void
 imap_cmd_rename(struct imap_session *s, const struct imap_cmd_ctx *cx)
 {
-	const char *from = imap_box_name(cx->args);
-	const char *to = imap_box_name(cx->args->next);
+	const char *from, *to;
 	struct err err;
 
-	if (from == NULL || to == NULL) {
-		imap_resp_tagged(s, cx->tag, IMAP_BAD, NULL,
-		                 "Invalid mailbox name");
+	if ((from = imap_box_arg(s, cx, cx->args)) == NULL ||
+	    (to = imap_box_arg(s, cx, cx->args->next)) == NULL)
 		return;
-	}
 	if (store_mailbox_rename(s->user, from, to, &err) < 0) {
 		create_fail(s, cx, &err);
 		return;
@@ -148,15 +144,12 @@ imap_cmd_rename(struct imap_session *s, const struct imap_cmd_ctx *cx)
 void
 imap_cmd_subscribe(struct imap_session *s, const struct imap_cmd_ctx *cx)
 {
-	const char *name = imap_box_name(cx->args);
+	const char *name = imap_box_arg(s, cx, cx->args);
 	bool on = strcmp(cx->name, "SUBSCRIBE") == 0;
 	struct err err;
 
-	if (name == NULL) {
-		imap_resp_tagged(s, cx->tag, IMAP_BAD, NULL,
-		                 "Invalid mailbox name");
+	if (name == NULL)
 		return;
-	}
 	if (store_mailbox_subscribe(s->user, name, on, &err) < 0) {
 		create_fail(s, cx, &err);
 		return;

@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "imap/cmd.h"
+#include "imap/mutf7.h"
 #include "imap/resp.h"
 
 /* What a LIST asked for. */
@@ -53,12 +54,23 @@ list_match(const char *pat, const char *name)
 	return ok;
 }
 
-/* Does name match any pattern of the request (after the reference)? */
+/*
+ * Does name match any pattern of the request (after the reference)?  The
+ * patterns are matched against the name as this client spells it:
+ * modified UTF-7 for IMAP4rev1 (RFC 3501 5.1.3), so "&AOk-*" or a bare
+ * "*" mean what they meant to the client.
+ */
 static bool
-list_matches(const struct list_req *req, const char *name)
+list_matches(const struct imap_session *s, const struct list_req *req,
+             const char *stored)
 {
-	struct buf full = BUF_INIT;
+	struct buf full = BUF_INIT, wire = BUF_INIT;
+	const char *name = stored;
 	bool ok = false;
+
+	if (!imap_names_utf8(s) &&
+	    imap_mutf7_encode(stored, strlen(stored), &wire) == 0)
+		name = buf_cstr(&wire);
 
 	for (const struct imap_arg *p = req->patterns; p != NULL && !ok;
 	     p = req->single ? NULL : p->next) {
@@ -74,6 +86,7 @@ list_matches(const struct list_req *req, const char *name)
 		     list_match(buf_cstr(&full), name);
 	}
 	buf_free(&full);
+	buf_free(&wire);
 	return ok;
 }
 
@@ -98,7 +111,7 @@ list_children(const struct store_mailbox_info *list, size_t n, size_t i,
 }
 
 static void
-list_write_one(struct imap_session *s, const struct list_req *req,
+list_write_one(const struct imap_session *s, const struct list_req *req,
                const struct store_mailbox_info *m, bool has_children,
                bool childinfo, struct buf *out)
 {
@@ -110,12 +123,11 @@ list_write_one(struct imap_session *s, const struct list_req *req,
 	    (req->ret_subscribed || req->sel_subscribed))
 		buf_append_str(out, " \\Subscribed");
 	buf_append_str(out, ") \"/\" ");
-	imap_resp_string(out, m->name, strlen(m->name));
+	imap_resp_mailbox(s, out, m->name);
 	/* RFC 5258 3.5: a parent listed only for its subscribed children. */
 	if (childinfo)
 		buf_append_str(out, " (\"CHILDINFO\" (\"SUBSCRIBED\"))");
 	buf_append_str(out, "\r\n");
-	(void)s;
 }
 
 /* Lists the mailboxes; returns 0, or -1 with *err filled. */
@@ -134,7 +146,7 @@ list_run(struct imap_session *s, const struct list_req *req, struct err *err)
 		const struct store_mailbox_info *m = &list[i];
 		bool childinfo = false;
 
-		if (!list_matches(req, m->name))
+		if (!list_matches(s, req, m->name))
 			continue;
 		list_children(list, n, i, &any, &sub_kids);
 		if (req->sel_special && m->special_use == NULL)

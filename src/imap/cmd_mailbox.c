@@ -9,6 +9,7 @@
 #include "imap/cmd.h"
 #include "imap/condstore.h"
 #include "imap/mailbox.h"
+#include "imap/mutf7.h"
 #include "imap/resp.h"
 
 #define IMAP_SYSTEM_FLAGS "\\Answered \\Flagged \\Deleted \\Seen \\Draft"
@@ -22,6 +23,92 @@ imap_box_name(const struct imap_arg *a)
 	if (name != NULL && strcasecmp(name, "INBOX") == 0)
 		return "INBOX";
 	return name;
+}
+
+bool
+imap_names_utf8(const struct imap_session *s)
+{
+	return s->rev2 || s->utf8_accept;
+}
+
+/* Keeps b's string in the session's next name slot. */
+static const char *
+imap_box_keep(struct imap_session *s, struct buf *b)
+{
+	char **slot = &s->box_names[s->box_name_next++ % 2];
+
+	free(*slot);
+	*slot = buf_steal(b);
+	return *slot;
+}
+
+const char *
+imap_box_arg(struct imap_session *s, const struct imap_cmd_ctx *cx,
+             const struct imap_arg *a)
+{
+	const char *raw = imap_arg_astring(a), *why = NULL, *name = NULL;
+	struct buf b = BUF_INIT;
+
+	if (raw == NULL) {
+		imap_resp_tagged(s, cx->tag, IMAP_BAD, NULL,
+		                 "Invalid mailbox name");
+		return NULL;
+	}
+	if (imap_names_utf8(s)) {
+		if (imap_utf8_name_check(raw, strlen(raw), &why))
+			buf_append_str(&b, raw);
+	} else if (imap_mutf7_decode(raw, strlen(raw), &b, &why) == 0) {
+		/* What base64 can carry must pass the same rules (NUL...). */
+		imap_utf8_name_check(b.data, b.len, &why);
+	}
+	if (why == NULL) {
+		name = imap_box_keep(s, &b);
+		why = "Out of memory";
+	}
+	buf_free(&b);
+	if (name == NULL) {
+		imap_resp_tagged(s, cx->tag, IMAP_NO, "CANNOT", "%s", why);
+		return NULL;
+	}
+	return strcasecmp(name, "INBOX") == 0 ? "INBOX" : name;
+}
+
+/* RFC 6855 3: UTF-8 in quoted strings once the client has enabled it. */
+static int
+imap_resp_utf8_quoted(struct buf *out, const char *str, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (str[i] == '\0' || str[i] == '\r' || str[i] == '\n')
+			return imap_resp_literal(out, str, len);
+	if (buf_append(out, "\"", 1) < 0)
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		if ((str[i] == '"' || str[i] == '\\') &&
+		    buf_append(out, "\\", 1) < 0)
+			return -1;
+		if (buf_append(out, &str[i], 1) < 0)
+			return -1;
+	}
+	return buf_append(out, "\"", 1);
+}
+
+int
+imap_resp_mailbox(const struct imap_session *s, struct buf *out,
+                  const char *name)
+{
+	struct buf enc = BUF_INIT;
+	int rc;
+
+	if (imap_names_utf8(s))
+		return imap_resp_utf8_quoted(out, name, strlen(name));
+	/* A stored name that is not UTF-8 goes out as it is. */
+	if (imap_mutf7_encode(name, strlen(name), &enc) < 0) {
+		buf_free(&enc);
+		return imap_resp_string(out, name, strlen(name));
+	}
+	rc = imap_resp_string(out, buf_cstr(&enc), enc.len);
+	buf_free(&enc);
+	return rc;
 }
 
 static void
@@ -45,7 +132,7 @@ imap_select_report(struct imap_session *s, const struct imap_cmd_ctx *cx,
 	           (unsigned long long)s->box.modseq);
 	if (s->rev2) { /* RFC 9051 6.3.2: LIST with the canonical name */
 		buf_append_str(&out, "* LIST () \"/\" ");
-		imap_resp_string(&out, s->box.name, strlen(s->box.name));
+		imap_resp_mailbox(s, &out, s->box.name);
 		buf_append(&out, "\r\n", 2);
 	}
 	imap_resp_flush(s, &out);
@@ -60,15 +147,12 @@ imap_select_report(struct imap_session *s, const struct imap_cmd_ctx *cx,
 void
 imap_cmd_select(struct imap_session *s, const struct imap_cmd_ctx *cx)
 {
-	const char *name = imap_box_name(cx->args);
+	const char *name = imap_box_arg(s, cx, cx->args);
 	struct imap_select_params params;
 	struct err err;
 
-	if (name == NULL) {
-		imap_resp_tagged(s, cx->tag, IMAP_BAD, NULL,
-		                 "Invalid mailbox name");
+	if (name == NULL)
 		return;
-	}
 	if (imap_condstore_select_parse(s, cx->tag, cx->args->next, &params) <
 	    0)
 		return;
@@ -126,7 +210,7 @@ imap_status_write(struct imap_session *s, const char *name,
 	if (store_mailbox_status(s->user, name, &st, err) < 0)
 		return -1;
 	buf_append_str(out, "* STATUS ");
-	imap_resp_string(out, name, strlen(name));
+	imap_resp_mailbox(s, out, name);
 	buf_append_str(out, " (");
 	for (const struct imap_arg *a = items; a != NULL; a = a->next) {
 		/* A CONDSTORE enabling command (RFC 7162 3.1). */
@@ -143,18 +227,19 @@ imap_status_write(struct imap_session *s, const char *name,
 void
 imap_cmd_status(struct imap_session *s, const struct imap_cmd_ctx *cx)
 {
-	const char *name = imap_box_name(cx->args);
 	const struct imap_arg *items = cx->args->next;
+	const char *name;
 	struct buf out = BUF_INIT;
 	struct err err;
 	int rc;
 
-	if (name == NULL || items->type != IMAP_ARG_LIST ||
-	    items->child == NULL) {
+	if (items->type != IMAP_ARG_LIST || items->child == NULL) {
 		imap_resp_tagged(s, cx->tag, IMAP_BAD, NULL,
 		                 "STATUS needs a mailbox and a list of items");
 		return;
 	}
+	if ((name = imap_box_arg(s, cx, cx->args)) == NULL)
+		return;
 	rc = imap_status_write(s, name, items->child, &out, &err);
 	if (rc == 0)
 		imap_resp_flush(s, &out);

@@ -65,24 +65,21 @@ imap_cmd_getquota(struct imap_session *s, const struct imap_cmd_ctx *cx)
 void
 imap_cmd_getquotaroot(struct imap_session *s, const struct imap_cmd_ctx *cx)
 {
-	const char *name = imap_box_name(cx->args);
+	const char *name = imap_box_arg(s, cx, cx->args);
 	struct store_mailbox_status st;
 	struct store_quota q;
 	struct buf out = BUF_INIT;
 	struct err err;
 
-	if (name == NULL) {
-		imap_resp_tagged(s, cx->tag, IMAP_BAD, NULL,
-		                 "Invalid mailbox name");
+	if (name == NULL)
 		return;
-	}
 	if (store_mailbox_status(s->user, name, &st, &err) < 0 ||
 	    store_quota_get(s->user, &q, &err) < 0) {
 		imap_resp_err(s, cx->tag, &err);
 		return;
 	}
 	buf_append_str(&out, "* QUOTAROOT ");
-	imap_resp_string(&out, name, strlen(name));
+	imap_resp_mailbox(s, &out, name);
 	/* RFC 9208 4.3.2: no root at all when the user has no limits. */
 	if (q.bytes_limit != 0 || q.messages_limit != 0)
 		buf_append_str(&out, " \"\"");

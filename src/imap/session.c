@@ -456,6 +456,8 @@ imap_session_free(void *session)
 	imap_sasl_free(&s->sasl);
 	free(s->auth_tag);
 	free(s->idle_tag);
+	free(s->box_names[0]);
+	free(s->box_names[1]);
 	free(s);
 }
 

@@ -78,6 +78,14 @@ struct imap_session {
 	char *idle_tag;          /* IDLE awaiting DONE (RFC 2177) */
 	bool no_expunge;         /* the command may not see EXPUNGE (7.4.1) */
 	struct imap_fetch_job *fetch_job; /* a FETCH waiting for output room */
+	bool utf8_accept; /* ENABLE UTF8=ACCEPT (RFC 6855 3) */
+	/*
+	 * Mailbox names of the running command decoded to UTF-8 by
+	 * imap_box_arg(): two at a time (RENAME needs both), each freed
+	 * when its slot is reused or with the session.
+	 */
+	char *box_names[2];
+	unsigned box_name_next;
 };
 
 /* What a handler gets besides the session. */
