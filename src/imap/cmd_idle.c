@@ -25,6 +25,9 @@ imap_cmd_idle(struct imap_session *s, const struct imap_cmd_ctx *cx)
 	conn_printf(s->c, "+ idling\r\n");
 	/* What was waiting goes out now: EXPUNGE is allowed while idling. */
 	imap_sync_report(s, true);
+	/* An idling session may wait for hours: hold no cached pages. */
+	if (s->user != NULL)
+		store_user_release_memory(s->user);
 }
 
 void

@@ -12,9 +12,8 @@
 
 #include "store/embedded_private.h"
 
-#define EMB_ALL_FLAGS                                                          \
-	(STORE_FLAG_SEEN | STORE_FLAG_ANSWERED | STORE_FLAG_FLAGGED |          \
-	 STORE_FLAG_DELETED | STORE_FLAG_DRAFT)
+/* System flags and keyword bits (store.h). */
+#define EMB_ALL_FLAGS STORE_FLAG_ANY
 
 /* Validates the mailbox name and the backend; returns the canonical name. */
 static const char *

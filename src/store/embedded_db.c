@@ -33,13 +33,14 @@ static const char *const emb_sql[EMB_STMT_COUNT] = {
         "(SELECT count(*) FROM messages WHERE mailbox_id = m.id "
         " AND (flags & ?2) = 0), "
         "(SELECT coalesce(sum(size), 0) FROM messages "
-        " WHERE mailbox_id = m.id) "
+        " WHERE mailbox_id = m.id), m.objectid "
         "FROM mailboxes m WHERE m.name = ?1",
     [EMB_MBOX_LIST] = "SELECT name, special_use, subscribed, objectid "
                       "FROM mailboxes ORDER BY name",
     [EMB_MSG_INSERT] = "INSERT INTO messages(mailbox_id, uid, blob, "
-                       "size, flags, internaldate, modseq) "
-                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                       "size, flags, internaldate, modseq, savedate) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+                       "CAST(strftime('%s', 'now') AS INTEGER))",
     [EMB_MSG_LIST] = "SELECT uid, flags, size, internaldate, modseq "
                      "FROM messages WHERE mailbox_id = ?1 ORDER BY uid",
     [EMB_MSG_BLOB] = "SELECT blob, size FROM messages "
@@ -187,6 +188,19 @@ static const char emb_schema_v3[] =
     " UPDATE meta SET value = value - 1 WHERE key = 'cache_missing'; END;"
     "INSERT OR REPLACE INTO meta VALUES ('cache_missing',"
     " (SELECT count(*) FROM messages)), ('fts_upto', 0);";
+
+/*
+ * Version 4: keywords (RFC 9051 2.3.2) as flag bits above the system
+ * flags, one name per bit for the whole user (store.h), and the save date
+ * of each message (RFC 8514: set when the row is inserted, so COPY and
+ * MOVE set it anew); rows from before take their internal date.
+ */
+static const char emb_schema_v4[] =
+    "CREATE TABLE keywords ("
+    " bit INTEGER PRIMARY KEY,"
+    " name TEXT NOT NULL UNIQUE COLLATE NOCASE);"
+    "ALTER TABLE messages ADD COLUMN savedate INTEGER;"
+    "UPDATE messages SET savedate = internaldate;";
 
 /*
  * The default mailboxes (RFC 6154 special-use).  UIDVALIDITY comes from the
@@ -341,6 +355,8 @@ emb_schema_create(struct embedded_user *u, struct err *err)
 	if (version < 2 && emb_exec(u, emb_schema_v2, err) < 0)
 		goto fail;
 	if (version < 3 && emb_exec(u, emb_schema_v3, err) < 0)
+		goto fail;
+	if (version < 4 && emb_exec(u, emb_schema_v4, err) < 0)
 		goto fail;
 	if (version < EMB_SCHEMA_VERSION) {
 		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",

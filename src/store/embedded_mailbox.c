@@ -5,6 +5,7 @@
 #include "store/embedded_private.h"
 
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 int
@@ -29,6 +30,10 @@ embedded_mailbox_status(struct store_user *pub, const char *mailbox,
 		status_r->messages = (uint32_t)sqlite3_column_int64(st, 3);
 		status_r->unseen = (uint32_t)sqlite3_column_int64(st, 4);
 		status_r->size = (uint64_t)sqlite3_column_int64(st, 5);
+		if (sqlite3_column_text(st, 6) != NULL)
+			snprintf(status_r->mailboxid,
+			         sizeof(status_r->mailboxid), "%s",
+			         (const char *)sqlite3_column_text(st, 6));
 	}
 	sqlite3_reset(st);
 	if (rc == SQLITE_DONE)

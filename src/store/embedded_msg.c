@@ -13,9 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define STORE_FLAG_ALL                                                         \
-	(STORE_FLAG_SEEN | STORE_FLAG_ANSWERED | STORE_FLAG_FLAGGED |          \
-	 STORE_FLAG_DELETED | STORE_FLAG_DRAFT)
+/* System flags and keyword bits (store.h). */
+#define STORE_FLAG_ALL STORE_FLAG_ANY
 
 /* UIDs are 32-bit and non-zero (RFC 9051 2.3.1.1). */
 #define EMB_UID_MAX UINT32_MAX

@@ -55,6 +55,8 @@ struct embedded_user {
 	char *blob_dir;         /* dir/blobs */
 	sqlite3 *db;
 	sqlite3_stmt *stmt[EMB_STMT_COUNT];
+	/* Keyword names by bit (embedded_keywords.c), NULL if unknown. */
+	char *kw_names[32];
 };
 
 /* A blob id: 128 random bits as 32 lower-case hex digits, plus NUL. */
@@ -64,7 +66,7 @@ struct embedded_user {
 #define STORE_BLOB_TMP_MAX_AGE (15 * 60)
 
 /* Schema version kept in PRAGMA user_version. */
-#define EMB_SCHEMA_VERSION 3 /* embedded_db.c: v3 adds msg_cache, msg_text */
+#define EMB_SCHEMA_VERSION 4 /* embedded_db.c: v4 adds keywords, savedate */
 
 /*
  * Orphan blobs (no row names them) younger than this may belong to a

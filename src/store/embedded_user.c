@@ -84,6 +84,8 @@ emb_user_close(struct store_user *pub)
 		sqlite3_finalize(u->stmt[i]);
 	if (u->db != NULL)
 		sqlite3_close(u->db);
+	for (size_t i = 0; i < 32; i++)
+		free(u->kw_names[i]);
 	free(u->dir);
 	free(u->blob_dir);
 	free(u->base.address);
@@ -135,6 +137,18 @@ emb_user_open(struct store *s, const char *address, struct store_user **user_r,
 	return 0;
 }
 
+/*
+ * SQLite keeps the pages a handle has read (about 90 KB for a selected
+ * mailbox); a session that will only wait needs none of them.
+ */
+static void
+emb_user_release_memory(struct store_user *pub)
+{
+	struct embedded_user *u = embedded_user_of(pub);
+
+	sqlite3_db_release_memory(u->db);
+}
+
 const struct store_backend_ops store_embedded_ops = {
     .name = "embedded",
     .open = emb_open,
@@ -157,4 +171,5 @@ const struct store_backend_ops store_embedded_ops = {
     .quota_get = embedded_quota_get,
     .shared_init = embedded_group_init,
     .shared_free = embedded_group_free,
+    .user_release_memory = emb_user_release_memory,
 };

@@ -174,6 +174,13 @@ store_user_open(struct store *store, const char *user,
 }
 
 void
+store_user_release_memory(struct store_user *u)
+{
+	if (u->store->ops->user_release_memory != NULL)
+		u->store->ops->user_release_memory(u);
+}
+
+void
 store_user_close(struct store_user **user)
 {
 	struct store_user *u = *user;

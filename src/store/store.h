@@ -44,6 +44,25 @@ enum store_flag {
 	STORE_FLAG_DRAFT = 1 << 4,
 };
 
+/*
+ * Keywords (RFC 9051 2.3.2) share the flag bit set: bits
+ * STORE_KEYWORD_BIT0 and up each stand for one keyword of the user (the
+ * name <-> bit table is per user, so COPY and MOVE keep keywords without
+ * translation, and every existing path that carries flags carries
+ * keywords).  A user has at most STORE_KEYWORDS_MAX keywords (ERR_LIMIT
+ * beyond), each at most STORE_KEYWORD_LEN_MAX bytes.  Widening the flag
+ * type to 64 bits would raise the limit.
+ */
+#define STORE_FLAG_SYSTEM 0x1Fu
+#define STORE_KEYWORD_BIT0 5
+#define STORE_KEYWORDS_MAX (32 - STORE_KEYWORD_BIT0)
+#define STORE_KEYWORD_LEN_MAX 100
+#define STORE_FLAG_KEYWORDS (~STORE_FLAG_SYSTEM)
+#define STORE_FLAG_ANY 0xFFFFFFFFu
+
+/* Stable object ids (RFC 8474): at most 32 characters, plus NUL. */
+#define STORE_OBJECTID_SIZE 40
+
 struct store_mailbox_status {
 	uint32_t uidvalidity;
 	uint32_t uidnext;
@@ -51,6 +70,7 @@ struct store_mailbox_status {
 	uint32_t unseen;
 	uint64_t highestmodseq;
 	uint64_t size; /* sum of message sizes in bytes */
+	char mailboxid[STORE_OBJECTID_SIZE]; /* RFC 8474 MAILBOXID */
 };
 
 struct store_msg {
@@ -271,6 +291,12 @@ typedef void (*store_change_fn)(void *arg, const struct store_change *ch);
 void store_user_watch(struct store_user *u, store_change_fn fn, void *arg);
 
 /*
+ * Gives back what the handle caches (its database pages) while it is
+ * going to wait, e.g. in IMAP IDLE; the next call reads them again.
+ */
+void store_user_release_memory(struct store_user *u);
+
+/*
  * Announces every queued change (see "The change feed") to the watching
  * handles, in commit order.  Call it on the home thread in the done()
  * callback of every worker job that changed the store; elsewhere it does
@@ -323,9 +349,45 @@ int store_flags_update(struct store_user *u, const char *mailbox, int mode,
 struct store_msg_cache {
 	char *envelope, *bodystructure, *body;
 };
-int store_msg_cache_get(struct store_user *u, const char *mailbox,
-                        uint32_t uid, struct store_msg_cache *c,
-                        struct err *err);
+int store_msg_cache_get(struct store_user *u, const char *mailbox, uint32_t uid,
+                        struct store_msg_cache *c, struct err *err);
 void store_msg_cache_free(struct store_msg_cache *c);
+
+/*
+ * Keywords (src/store/embedded_keywords.c).  A valid keyword is 1 to
+ * STORE_KEYWORD_LEN_MAX bytes of printable ASCII without IMAP
+ * atom-specials and not starting with '\\' (RFC 9051 9: flag-keyword =
+ * atom); names compare without regard to ASCII case.
+ *
+ * store_keyword_bits() ORs into *bits_r the bit of each of the n names.
+ * With create, a name the user has no bit for gets the lowest free one
+ * (ERR_LIMIT when all STORE_KEYWORDS_MAX are taken); without, it is
+ * skipped (an unknown keyword is set on no message).  ERR_SYNTAX for an
+ * invalid name.
+ */
+bool store_keyword_valid(const char *name);
+int store_keyword_bits(struct store_user *u, const char *const *names,
+                       size_t n, bool create, uint32_t *bits_r,
+                       struct err *err);
+
+/*
+ * The name of keyword bit (STORE_KEYWORD_BIT0..31), or NULL if it has
+ * none.  Cached in the handle; a bit the cache does not know reloads the
+ * table once.  The pointer is valid until the handle closes.
+ */
+const char *store_keyword_name(struct store_user *u, unsigned bit);
+
+/*
+ * What RFC 8474 (OBJECTID) and RFC 8514 (SAVEDATE) ask of one message:
+ * EMAILID (the blob id, shared by copies, which have the same content)
+ * and the time it was added to this mailbox (COPY and MOVE set it anew).
+ * ERR_NOTFOUND if there is no such message.
+ */
+struct store_msg_ids {
+	char emailid[STORE_OBJECTID_SIZE];
+	int64_t savedate;
+};
+int store_msg_ids_get(struct store_user *u, const char *mailbox, uint32_t uid,
+                      struct store_msg_ids *ids_r, struct err *err);
 
 #endif

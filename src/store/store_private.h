@@ -166,6 +166,8 @@ struct store_backend_ops {
 	int (*shared_init)(struct store_shared *sh, struct store_user *u,
 	                   struct err *err);
 	void (*shared_free)(struct store_shared *sh);
+	/* Optional: give back caches while the handle waits (IMAP IDLE). */
+	void (*user_release_memory)(struct store_user *u);
 };
 
 /* The SQLite + blob files backend (embedded_*.c). */
