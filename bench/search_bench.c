@@ -10,7 +10,16 @@
  * same DATA_DIR reuse them.  Every 20,000th message holds the rare word.
  * store_deliver() fsyncs every message, so fill a tmpfs directory
  * (/dev/shm) unless you have time to spare.
+ *
+ *   search_bench -b DATA_DIR [MESSAGES [THREADS [RATE]]]
+ *
+ * Burst mode: THREADS (default 4) threads deliver MESSAGES (default 1000)
+ * messages into a fresh user at once, as the worker pool does (group
+ * commit), then SEARCH BODY for a word only the last one holds is timed
+ * right away: what the background indexer left for the search to do.
+ * RATE (deliveries/s, default 0: as fast as possible) paces the threads.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,6 +186,87 @@ bench_fetch(struct store_user *u, bool parse)
 	buf_free(&msg);
 }
 
+struct burst {
+	struct store *store;
+	size_t first, count;
+	int rc;
+	long pause_ns; /* between two deliveries of a thread */
+};
+
+/* One delivering thread of the burst, with its own handle. */
+static void *
+burst_thread(void *arg)
+{
+	struct burst *b = arg;
+	struct store_user *u;
+	struct buf msg = BUF_INIT;
+	struct err err;
+
+	if (store_user_open(b->store, "burst@example.test", &u, &err) < 0) {
+		b->rc = -1;
+		return NULL;
+	}
+	for (size_t i = b->first; i < b->first + b->count && b->rc == 0; i++) {
+		make_message(&msg, i);
+		buf_printf(&msg, "tail%zuword\r\n", i);
+		b->rc =
+		    store_deliver(u, "INBOX", msg.data, msg.len, 0, NULL, &err);
+		if (b->pause_ns > 0) {
+			struct timespec ts = {b->pause_ns / 1000000000L,
+			                      b->pause_ns % 1000000000L};
+
+			nanosleep(&ts, NULL);
+		}
+	}
+	buf_free(&msg);
+	store_user_close(&u);
+	return NULL;
+}
+
+static int
+bench_burst(const char *dir, size_t n, int threads, long rate)
+{
+	struct burst b[64];
+	pthread_t tid[64];
+	struct store *store;
+	struct store_user *u;
+	struct store_search_key k = {.op = SS_BODY};
+	char word[64];
+	uint32_t *uids;
+	size_t hits = 0;
+	struct err err;
+	double t0, t1, t2;
+
+	if (threads < 1 || threads > 64 || store_open(dir, &store, &err) < 0 ||
+	    store_user_open(store, "burst@example.test", &u, &err) < 0)
+		return fprintf(stderr, "burst: cannot open %s\n", dir), 1;
+	t0 = now_ms();
+	for (int t = 0; t < threads; t++) {
+		b[t] = (struct burst){
+		    store, n * (size_t)t / (size_t)threads,
+		    n * (size_t)(t + 1) / (size_t)threads -
+		        n * (size_t)t / (size_t)threads,
+		    0, rate > 0 ? 1000000000L * threads / rate : 0};
+		pthread_create(&tid[t], NULL, burst_thread, &b[t]);
+	}
+	for (int t = 0; t < threads; t++)
+		pthread_join(tid[t], NULL);
+	t1 = now_ms();
+	/* The last message of the last thread. */
+	snprintf(word, sizeof(word), "tail%zuword", n - 1);
+	k.value = word;
+	if (store_search(u, "INBOX", &k, &uids, &hits, &err) < 0)
+		return fprintf(stderr, "search: %s\n", err.msg), 1;
+	t2 = now_ms();
+	free(uids);
+	printf("burst: %zu deliveries from %d threads in %.0f ms (%.0f/s); "
+	       "SEARCH BODY right after: %zu hit(s) in %.1f ms\n",
+	       n, threads, t1 - t0, (double)n * 1e3 / (t1 - t0), hits, t2 - t1);
+	store_user_close(&u);
+	store_close(&store);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -186,8 +276,14 @@ main(int argc, char **argv)
 	size_t want = argc > 2 ? strtoul(argv[2], NULL, 10) : 100000;
 	double t0;
 
+	if (argc >= 3 && strcmp(argv[1], "-b") == 0)
+		return bench_burst(
+		    argv[2], argc > 3 ? strtoul(argv[3], NULL, 10) : 1000,
+		    argc > 4 ? atoi(argv[4]) : 4, argc > 5 ? atol(argv[5]) : 0);
 	if (argc < 2)
-		return fprintf(stderr, "usage: search_bench DIR [N]\n"), 2;
+		return fprintf(stderr, "usage: search_bench DIR [N] | -b DIR "
+		                       "[N [THREADS]]\n"),
+		       2;
 	if (store_open(argv[1], &store, &err) < 0 ||
 	    store_user_open(store, "bench@example.test", &u, &err) < 0)
 		return fprintf(stderr, "open: %s\n", err.msg), 1;

@@ -19,7 +19,7 @@ imap_capability_append(const struct imap_session *s, struct buf *out)
 	                             "ESEARCH SEARCHRES WITHIN SORT "
 	                             "SORT=DISPLAY THREAD=ORDEREDSUBJECT "
 	                             "THREAD=REFERENCES CONDSTORE QRESYNC "
-	                             "BINARY");
+	                             "BINARY SAVEDATE OBJECTID");
 
 	if (!conn_is_compressed(s->c) &&
 	    buf_append_str(out, " COMPRESS=DEFLATE") < 0)

@@ -76,9 +76,19 @@ append_parse_date(const char *s, int64_t *t_r)
 	return *t_r > 0 ? 0 : -1;
 }
 
-/* flag-list of system flags; keywords are accepted and not kept. */
+/* Keyword names in one APPEND (each distinct one needs a bit anyway). */
+#define APPEND_KEYWORDS_MAX 64
+
+/* The keywords of an APPEND's flag-list, turned into bits afterwards. */
+struct append_keywords {
+	const char *name[APPEND_KEYWORDS_MAX];
+	size_t n;
+};
+
+/* flag-list: system flags as bits, keyword names collected into kw. */
 static int
-append_parse_flags(const struct imap_arg *list, uint32_t *flags_r)
+append_parse_flags(const struct imap_arg *list, uint32_t *flags_r,
+                   struct append_keywords *kw)
 {
 	*flags_r = 0;
 	for (const struct imap_arg *a = list->child; a != NULL; a = a->next) {
@@ -86,8 +96,13 @@ append_parse_flags(const struct imap_arg *list, uint32_t *flags_r)
 
 		if (a->type != IMAP_ARG_ATOM)
 			return -1;
-		if (a->str[0] != '\\')
+		if (a->str[0] != '\\') {
+			if (!store_keyword_valid(a->str) ||
+			    kw->n == APPEND_KEYWORDS_MAX)
+				return -1;
+			kw->name[kw->n++] = a->str;
 			continue;
+		}
 		if ((bit = imap_flag_parse(a->str)) == 0)
 			return -1; /* \Recent and unknown system flags */
 		*flags_r |= bit;
@@ -97,13 +112,15 @@ append_parse_flags(const struct imap_arg *list, uint32_t *flags_r)
 
 /* Fills msg from the arguments after the mailbox name. */
 static int
-append_parse(const struct imap_arg *a, struct store_append *msg)
+append_parse(const struct imap_arg *a, struct store_append *msg,
+             struct append_keywords *kw)
 {
 	const char *date;
 
 	memset(msg, 0, sizeof(*msg));
+	kw->n = 0;
 	if (a->type == IMAP_ARG_LIST) {
-		if (append_parse_flags(a, &msg->flags) < 0)
+		if (append_parse_flags(a, &msg->flags, kw) < 0)
 			return -1;
 		a = a->next;
 	}
@@ -232,14 +249,24 @@ void
 imap_cmd_append(struct imap_session *s, const struct imap_cmd_ctx *cx)
 {
 	const char *name = imap_box_name(cx->args);
+	struct append_keywords kw;
 	struct store_append msg;
 	struct append_job *job;
+	uint32_t bits = 0;
+	struct err err;
 
-	if (name == NULL || append_parse(cx->args->next, &msg) < 0) {
+	if (name == NULL || append_parse(cx->args->next, &msg, &kw) < 0) {
 		imap_resp_tagged(s, cx->tag, IMAP_BAD, NULL,
 		                 "Invalid APPEND arguments");
 		return;
 	}
+	/* On this thread: a short transaction only when keywords are new. */
+	if (kw.n > 0 &&
+	    store_keyword_bits(s->user, kw.name, kw.n, true, &bits, &err) < 0) {
+		imap_resp_err(s, cx->tag, &err);
+		return;
+	}
+	msg.flags |= bits;
 	if ((job = append_job_new(s, cx, name, &msg)) == NULL) {
 		imap_resp_tagged(s, cx->tag, IMAP_NO, "SERVERBUG",
 		                 "Out of memory");

@@ -46,6 +46,9 @@ enum fetch_kind {
 	FETCH_SECTION,    /* BODY[...] and the RFC822 forms */
 	FETCH_BINARY,
 	FETCH_BINARY_SIZE,
+	FETCH_SAVEDATE, /* RFC 8514 4.1 */
+	FETCH_EMAILID,  /* RFC 8474 5.1 */
+	FETCH_THREADID, /* RFC 8474 5.2 */
 };
 
 struct fetch_item {
@@ -256,6 +259,9 @@ static const struct {
     {"RFC822.SIZE", {.kind = FETCH_SIZE}},
     {"INTERNALDATE", {.kind = FETCH_INTERNALDATE}},
     {"MODSEQ", {.kind = FETCH_MODSEQ}},
+    {"SAVEDATE", {.kind = FETCH_SAVEDATE}},
+    {"EMAILID", {.kind = FETCH_EMAILID}},
+    {"THREADID", {.kind = FETCH_THREADID}},
     {"ENVELOPE", {.kind = FETCH_ENVELOPE}},
     {"BODYSTRUCTURE", {.kind = FETCH_BODYSTRUCTURE}},
     {"BODY", {.kind = FETCH_BODY_SHAPE}},
@@ -357,7 +363,7 @@ fetch_parse(struct fetch_req *req, const struct imap_arg *a, bool uid)
 
 /* INTERNALDATE as date-time (RFC 9051 9), in UTC. */
 static int
-fetch_date(struct buf *out, int64_t when)
+fetch_date(struct buf *out, const char *name, int64_t when)
 {
 	static const char months[][4] = {"Jan", "Feb", "Mar", "Apr",
 	                                 "May", "Jun", "Jul", "Aug",
@@ -367,8 +373,7 @@ fetch_date(struct buf *out, int64_t when)
 
 	if (gmtime_r(&t, &tm) == NULL)
 		memset(&tm, 0, sizeof(tm));
-	return buf_printf(out,
-	                  "INTERNALDATE \"%02d-%s-%04d %02d:%02d:%02d +0000\"",
+	return buf_printf(out, "%s \"%02d-%s-%04d %02d:%02d:%02d +0000\"", name,
 	                  tm.tm_mday, months[tm.tm_mon % 12], tm.tm_year + 1900,
 	                  tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
@@ -559,6 +564,25 @@ fetch_write_shape(struct fetch_msg *fm, enum fetch_kind kind)
 	}
 }
 
+/* SAVEDATE (RFC 8514 4.1) or EMAILID (RFC 8474 5.1) from the index. */
+static int
+fetch_write_ids(struct fetch_msg *fm, enum fetch_kind kind,
+                const struct store_msg *m)
+{
+	struct store_msg_ids ids;
+	struct err err;
+
+	/* Expunged meanwhile: the item is unknown (NIL), not an error. */
+	if (store_msg_ids_get(fm->s->user, fm->s->box.name, m->uid, &ids,
+	                      &err) < 0)
+		return buf_append_str(fm->out, kind == FETCH_SAVEDATE
+		                                   ? "SAVEDATE NIL"
+		                                   : "EMAILID NIL");
+	if (kind == FETCH_SAVEDATE)
+		return fetch_date(fm->out, "SAVEDATE", ids.savedate);
+	return buf_printf(fm->out, "EMAILID (%s)", ids.emailid);
+}
+
 static enum fetch_rc
 fetch_item_write(struct fetch_msg *fm, const struct fetch_item *it,
                  const struct store_msg *m)
@@ -570,7 +594,7 @@ fetch_item_write(struct fetch_msg *fm, const struct fetch_item *it,
 	case FETCH_FLAGS:
 		rc = buf_append_str(out, "FLAGS ") < 0
 		         ? -1
-		         : imap_resp_flags(out, m->flags);
+		         : imap_resp_flags_kw(out, fm->s->user, m->flags);
 		break;
 	case FETCH_UID:
 		rc = buf_printf(out, "UID %u", m->uid);
@@ -580,7 +604,7 @@ fetch_item_write(struct fetch_msg *fm, const struct fetch_item *it,
 		                (unsigned long long)m->size);
 		break;
 	case FETCH_INTERNALDATE:
-		rc = fetch_date(out, m->internaldate);
+		rc = fetch_date(out, "INTERNALDATE", m->internaldate);
 		break;
 	case FETCH_MODSEQ:
 		rc = imap_condstore_modseq_write(fm->s, fm->index, out);
@@ -596,6 +620,14 @@ fetch_item_write(struct fetch_msg *fm, const struct fetch_item *it,
 	case FETCH_BINARY:
 	case FETCH_BINARY_SIZE:
 		return fetch_write_binary(fm, it);
+	case FETCH_SAVEDATE:
+	case FETCH_EMAILID:
+		rc = fetch_write_ids(fm, it->kind, m);
+		break;
+	case FETCH_THREADID:
+		/* RFC 8474 5.2: NIL from a server without thread ids. */
+		rc = buf_append_str(out, "THREADID NIL");
+		break;
 	}
 	return rc < 0 ? FETCH_ERR : FETCH_OK;
 }
@@ -656,7 +688,7 @@ fetch_items(struct fetch_msg *fm, const struct fetch_req *req,
 	}
 	if (rc == FETCH_OK && changed && !req->has_flags &&
 	    (buf_append_str(fm->out, " FLAGS ") < 0 ||
-	     imap_resp_flags(fm->out, m->flags) < 0))
+	     imap_resp_flags_kw(fm->out, fm->s->user, m->flags) < 0))
 		rc = FETCH_ERR;
 	/* RFC 7162 3.1.4.1 and 3.2: MODSEQ with CHANGEDSINCE, and with a
 	 * flag change the FETCH itself made under CONDSTORE. */

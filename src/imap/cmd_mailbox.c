@@ -117,7 +117,8 @@ imap_select_report(struct imap_session *s, const struct imap_cmd_ctx *cx,
 {
 	struct buf out = BUF_INIT;
 
-	buf_printf(&out, "* FLAGS (" IMAP_SYSTEM_FLAGS ")\r\n");
+	/* FLAGS and PERMANENTFLAGS, with the user's keywords and \* */
+	imap_resp_flag_lines(&out, s->user, s->box.readonly);
 	buf_printf(&out, "* %zu EXISTS\r\n", s->box.count);
 	if (!s->rev2) /* RFC 3501 7.3.2; gone in IMAP4rev2 */
 		buf_printf(&out, "* 0 RECENT\r\n");
@@ -125,8 +126,6 @@ imap_select_report(struct imap_session *s, const struct imap_cmd_ctx *cx,
 	           s->box.uidvalidity);
 	buf_printf(&out, "* OK [UIDNEXT %u] Predicted next UID\r\n",
 	           s->box.uidnext);
-	buf_printf(&out, "* OK [PERMANENTFLAGS (%s)] Flags permitted\r\n",
-	           s->box.readonly ? "" : IMAP_SYSTEM_FLAGS);
 	/* RFC 7162 3.1.2.1: on every SELECT where mod-sequences persist. */
 	buf_printf(&out, "* OK [HIGHESTMODSEQ %llu] Highest\r\n",
 	           (unsigned long long)s->box.modseq);

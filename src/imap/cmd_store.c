@@ -3,8 +3,9 @@
  * modifier UNCHANGEDSINCE and the MODSEQ of each change (RFC 7162 3.1.3).
  * All messages are updated in one store transaction.
  *
- * System flags only: keywords are accepted but not kept, which is what
- * PERMANENTFLAGS without "\*" announces (RFC 9051 7.1).
+ * Keywords (RFC 9051 2.3.2) are flag bits of the user's keyword table
+ * (store.h): +FLAGS and FLAGS create the ones the user does not have yet
+ * (PERMANENTFLAGS announces "\*"), up to the store's limit (NO [LIMIT]).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -15,10 +16,15 @@
 #include "imap/mailbox.h"
 #include "imap/resp.h"
 
+/* Keyword names in one STORE (each distinct one needs a bit anyway). */
+#define STORE_REQ_KEYWORDS_MAX 64
+
 struct store_req {
 	int mode; /* 0 replace, 1 add, -1 remove (store_msg_set_flags) */
 	bool silent;
 	uint32_t flags;
+	const char *keywords[STORE_REQ_KEYWORDS_MAX];
+	size_t nkeywords;
 	bool has_unchangedsince;
 	uint64_t unchangedsince;
 };
@@ -37,7 +43,7 @@ store_parse_item(const char *s, struct store_req *req)
 	return req->silent || *s == '\0' ? 0 : -1;
 }
 
-/* One flag; keywords are skipped, unknown system flags are an error. */
+/* One flag; a keyword is collected, unknown system flags are an error. */
 static int
 store_parse_flag(const struct imap_arg *a, struct store_req *req)
 {
@@ -45,8 +51,13 @@ store_parse_flag(const struct imap_arg *a, struct store_req *req)
 
 	if (a->type != IMAP_ARG_ATOM)
 		return -1;
-	if (a->str[0] != '\\')
-		return 0; /* a keyword: session-only, not kept */
+	if (a->str[0] != '\\') {
+		if (!store_keyword_valid(a->str) ||
+		    req->nkeywords == STORE_REQ_KEYWORDS_MAX)
+			return -1;
+		req->keywords[req->nkeywords++] = a->str;
+		return 0;
+	}
 	bit = imap_flag_parse(a->str);
 	if (bit == 0)
 		return -1; /* includes \Recent, which cannot be stored */
@@ -59,6 +70,7 @@ static int
 store_parse_flags(const struct imap_arg *a, struct store_req *req)
 {
 	req->flags = 0;
+	req->nkeywords = 0;
 	if (a->type == IMAP_ARG_LIST) {
 		if (a->next != NULL)
 			return -1;
@@ -97,6 +109,24 @@ store_parse_mods(const struct imap_arg **a, struct store_req *req)
 	return 0;
 }
 
+/*
+ * Turns the keyword names into flag bits: adding or replacing creates the
+ * names the user has no bit for yet; removing one that has none removes
+ * nothing.
+ */
+static int
+store_keywords(struct imap_session *s, struct store_req *req, struct err *err)
+{
+	uint32_t bits = 0;
+
+	if (req->nkeywords > 0 &&
+	    store_keyword_bits(s->user, req->keywords, req->nkeywords,
+	                       req->mode >= 0, &bits, err) < 0)
+		return -1;
+	req->flags |= bits;
+	return 0;
+}
+
 /* The untagged FETCH for one stored message (RFC 9051 6.4.6). */
 static void
 store_report(struct imap_session *s, const struct imap_cmd_ctx *cx, size_t i,
@@ -108,7 +138,7 @@ store_report(struct imap_session *s, const struct imap_cmd_ctx *cx, size_t i,
 	if (cx->uid) /* RFC 9051 6.4.9 */
 		buf_printf(out, "UID %u ", m->uid);
 	buf_append_str(out, "FLAGS ");
-	imap_resp_flags(out, m->flags);
+	imap_resp_flags_kw(out, s->user, m->flags);
 	if (s->condstore) {
 		buf_append(out, " ", 1);
 		imap_condstore_modseq_write(s, i, out);
@@ -212,6 +242,10 @@ imap_cmd_store(struct imap_session *s, const struct imap_cmd_ctx *cx)
 	}
 	if (req.has_unchangedsince)
 		imap_condstore_enable(s); /* RFC 7162 3.1 */
+	if (store_keywords(s, &req, &err) < 0) {
+		imap_resp_err(s, cx->tag, &err);
+		return;
+	}
 	if (imap_mailbox_set(s, cx, cx->args, &set) < 0)
 		return;
 	rc = store_run(s, cx, &req, &set, &modified, &err);

@@ -158,7 +158,7 @@ imap_condstore_select_report(struct imap_session *s,
 		if (m->modseq <= p->modseq)
 			continue;
 		buf_printf(&out, "* %zu FETCH (UID %u FLAGS ", i + 1, m->uid);
-		imap_resp_flags(&out, m->flags);
+		imap_resp_flags_kw(&out, s->user, m->flags);
 		buf_printf(&out, " MODSEQ (%llu))\r\n",
 		           (unsigned long long)m->modseq);
 	}

@@ -137,6 +137,32 @@ static const struct {
 int
 imap_resp_flags(struct buf *out, uint32_t flags)
 {
+	return imap_resp_flags_kw(out, NULL, flags);
+}
+
+/* Appends " name" (or "name" first) for each keyword bit of flags. */
+static int
+resp_keywords(struct buf *out, struct store_user *u, uint32_t flags,
+              const char **sep)
+{
+	for (unsigned bit = STORE_KEYWORD_BIT0; bit < 32; bit++) {
+		const char *name;
+
+		if ((flags & (1u << bit)) == 0 ||
+		    (name = store_keyword_name(u, bit)) == NULL)
+			continue;
+		if (buf_printf(out, "%s%s", *sep, name) < 0)
+			return -1;
+		*sep = " ";
+	}
+	return 0;
+}
+
+/* "(flags keywords extra)", extra ("\\*") if not NULL. */
+static int
+resp_flag_list(struct buf *out, struct store_user *u, uint32_t flags,
+               const char *extra)
+{
 	const char *sep = "";
 
 	if (buf_append(out, "(", 1) < 0)
@@ -148,7 +174,33 @@ imap_resp_flags(struct buf *out, uint32_t flags)
 			return -1;
 		sep = " ";
 	}
+	if (u != NULL && resp_keywords(out, u, flags, &sep) < 0)
+		return -1;
+	if (extra != NULL && buf_printf(out, "%s%s", sep, extra) < 0)
+		return -1;
 	return buf_append(out, ")", 1);
+}
+
+int
+imap_resp_flags_kw(struct buf *out, struct store_user *u, uint32_t flags)
+{
+	return resp_flag_list(out, u, flags, NULL);
+}
+
+int
+imap_resp_flag_lines(struct buf *out, struct store_user *u, bool readonly)
+{
+	int rc = buf_append_str(out, "* FLAGS ");
+
+	rc |= resp_flag_list(out, u, STORE_FLAG_ANY, NULL);
+	rc |= buf_append_str(out, "\r\n* OK [PERMANENTFLAGS ");
+	/* RFC 9051 7.1: "\\*": clients may create keywords. */
+	if (readonly)
+		rc |= buf_append_str(out, "()");
+	else
+		rc |= resp_flag_list(out, u, STORE_FLAG_ANY, "\\*");
+	rc |= buf_append_str(out, "] Flags permitted\r\n");
+	return rc < 0 ? -1 : 0;
 }
 
 uint32_t

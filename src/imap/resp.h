@@ -40,8 +40,22 @@ int imap_resp_string(struct buf *out, const char *s, size_t len);
 /* Appends a literal "{n}" CRLF followed by the bytes. */
 int imap_resp_literal(struct buf *out, const void *data, size_t len);
 
-/* Appends "(\Seen \Flagged ...)" for enum store_flag bits. */
+/*
+ * Appends "(\Seen \Flagged ...)" for the system flag bits of flags;
+ * keyword bits are left out (imap_resp_flags_kw() names them).
+ */
 int imap_resp_flags(struct buf *out, uint32_t flags);
+
+/* Appends "(\Seen ... $Forwarded ...)": system flags and u's keywords. */
+int imap_resp_flags_kw(struct buf *out, struct store_user *u, uint32_t flags);
+
+/*
+ * The FLAGS and PERMANENTFLAGS lines of SELECT and EXAMINE (RFC 9051
+ * 7.3.5, 7.1): the system flags and every keyword u has; PERMANENTFLAGS
+ * adds "\*" (new keywords may be created) unless readonly, which has no
+ * permanent flags at all.
+ */
+int imap_resp_flag_lines(struct buf *out, struct store_user *u, bool readonly);
 
 /* Maps a system flag name ("\Seen", any case) to its bit; 0 if unknown. */
 uint32_t imap_flag_parse(const char *name);

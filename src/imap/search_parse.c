@@ -4,9 +4,8 @@
  *
  * \Recent: this server gives no message the \Recent flag (SELECT reports
  * "0 RECENT"), so RECENT and NEW match nothing and OLD matches everything,
- * consistently with what FETCH FLAGS shows (RFC 3501 2.3.2).  Keywords
- * are not kept (PERMANENTFLAGS has no "\*"), so KEYWORD matches nothing
- * and UNKEYWORD everything.
+ * consistently with what FETCH FLAGS shows (RFC 3501 2.3.2).  KEYWORD,
+ * UNKEYWORD and the RFC 8514 SAVED* keys are evaluated by the store.
  */
 #include "imap/search.h"
 
@@ -233,6 +232,8 @@ struct sp_word {
 static const struct sp_word sp_flag_words[] = {
     {"ALL", SS_ALL, 0},
     {"OLD", SS_ALL, 0},
+    /* RFC 8514 4.3: every mailbox here keeps save dates. */
+    {"SAVEDATESUPPORTED", SS_ALL, 0},
     {"ANSWERED", SS_FLAGS_SET, STORE_FLAG_ANSWERED},
     {"DELETED", SS_FLAGS_SET, STORE_FLAG_DELETED},
     {"DRAFT", SS_FLAGS_SET, STORE_FLAG_DRAFT},
@@ -260,6 +261,9 @@ static const struct sp_word sp_date_words[] = {
     {"SENTBEFORE", SS_SENTBEFORE, 0},
     {"SENTSINCE", SS_SENTSINCE, 0},
     {"SENTON", SS_SENTSINCE, 1},
+    {"SAVEDBEFORE", SS_SAVEDBEFORE, 0}, /* RFC 8514 */
+    {"SAVEDSINCE", SS_SAVEDSINCE, 0},
+    {"SAVEDON", SS_SAVEDSINCE, 1},
 };
 
 static const struct sp_word *
@@ -311,7 +315,10 @@ sp_date_key(struct sp *p, const struct sp_word *w)
 		return sp_node(p, w->op, (uint64_t)day);
 	if ((and = sp_node(p, SS_AND, 0)) == NULL ||
 	    (and->child = sp_node(p, w->op, (uint64_t)day)) == NULL ||
-	    (before = sp_node(p, w->op == SS_SINCE ? SS_BEFORE : SS_SENTBEFORE,
+	    (before = sp_node(p,
+	                      w->op == SS_SINCE        ? SS_BEFORE
+	                      : w->op == SS_SAVEDSINCE ? SS_SAVEDBEFORE
+	                                               : SS_SENTBEFORE,
 	                      (uint64_t)(day + DAY_SECONDS))) == NULL)
 		return NULL;
 	and->child->next = before;
@@ -398,9 +405,14 @@ sp_key_text(struct sp *p, const char *w)
 	if (strcasecmp(w, "KEYWORD") == 0 || strcasecmp(w, "UNKEYWORD") == 0) {
 		if (p->a == NULL || p->a->type != IMAP_ARG_ATOM)
 			return sp_fail(p, "Invalid keyword");
+		value = p->a->str;
 		p->a = p->a->next;
-		return w[0] == 'K' || w[0] == 'k' ? sp_nothing(p)
-		                                  : sp_node(p, SS_ALL, 0);
+		k = sp_node(
+		    p, w[0] == 'K' || w[0] == 'k' ? SS_KEYWORD : SS_UNKEYWORD,
+		    0);
+		if (k != NULL)
+			k->value = value;
+		return k;
 	}
 	if (strcasecmp(w, "HEADER") == 0) {
 		if ((name = sp_string(p)) == NULL ||

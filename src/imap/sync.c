@@ -211,7 +211,7 @@ sync_report_flags(struct imap_session *s, struct buf *out)
 			continue;
 		last = uid;
 		buf_printf(out, "* %zu FETCH (UID %u FLAGS ", i + 1, uid);
-		imap_resp_flags(out, box->msgs[i].flags);
+		imap_resp_flags_kw(out, s->user, box->msgs[i].flags);
 		/* RFC 7162 3.1.4.1: unsolicited FETCH carries MODSEQ. */
 		if (s->condstore) {
 			buf_append(out, " ", 1);

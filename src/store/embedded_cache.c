@@ -268,11 +268,12 @@ fail:
 }
 
 /*
- * Adds to msg_text the rows above meta.fts_upto, up to EMB_CACHE_FTS_BATCH
- * per transaction; *done_r when none is left.
+ * Adds to msg_text the rows above meta.fts_upto, up to max per
+ * transaction; *done_r when none is left.
  */
-static int
-emb_cache_index_batch(struct embedded_user *u, bool *done_r, struct err *err)
+int
+embedded_cache_index_some(struct embedded_user *u, size_t max, bool *done_r,
+                          struct err *err)
 {
 	static const char sql[] =
 	    "INSERT INTO msg_text(rowid, t_hdr, t_body) SELECT id, t_hdr, "
@@ -294,7 +295,7 @@ emb_cache_index_batch(struct embedded_user *u, bool *done_r, struct err *err)
 		goto fail;
 	}
 	sqlite3_bind_int64(st, 1, upto);
-	sqlite3_bind_int64(st, 2, EMB_CACHE_FTS_BATCH);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		int64_t id = sqlite3_column_int64(st, 0);
 
@@ -309,7 +310,7 @@ emb_cache_index_batch(struct embedded_user *u, bool *done_r, struct err *err)
 	if ((n > 0 && embedded_meta_set(u, "fts_upto", last, err) < 0) ||
 	    embedded_run(u, EMB_COMMIT, err) < 0)
 		goto fail;
-	*done_r = n < EMB_CACHE_FTS_BATCH;
+	*done_r = n < max;
 	return 0;
 fail:
 	embedded_rollback(u);
@@ -348,7 +349,8 @@ embedded_cache_fill(struct embedded_user *u, struct err *err)
 			return -1;
 	done = !emb_cache_index_pending(u);
 	while (!done)
-		if (emb_cache_index_batch(u, &done, err) < 0)
+		if (embedded_cache_index_some(u, EMB_CACHE_FTS_BATCH, &done,
+		                              err) < 0)
 			return -1;
 	return 0;
 }

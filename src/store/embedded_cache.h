@@ -41,6 +41,14 @@ int embedded_cache_add(struct embedded_user *u, int64_t mailbox_id,
 int embedded_cache_fill(struct embedded_user *u, struct err *err);
 
 /*
+ * Adds up to max rows above meta.fts_upto to the full-text index in one
+ * transaction; *done_r when none is left (the background indexer,
+ * embedded_indexer.c, and embedded_cache_fill()).
+ */
+int embedded_cache_index_some(struct embedded_user *u, size_t max, bool *done_r,
+                              struct err *err);
+
+/*
  * Case-insensitive substring tests of embedded_match.c: needle in text,
  * and value inside a field called name of hdr ("name: value" lines).
  * An empty needle or value always matches.

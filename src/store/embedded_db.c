@@ -78,6 +78,8 @@ static const char *const emb_sql[EMB_STMT_COUNT] = {
     [EMB_CACHE_GET] = "SELECT c.envelope, c.bodystructure, c.body "
                       "FROM messages m JOIN msg_cache c ON c.blob = m.blob "
                       "WHERE m.mailbox_id = ?1 AND m.uid = ?2",
+    [EMB_MSG_IDS] = "SELECT blob, coalesce(savedate, internaldate) "
+                    "FROM messages WHERE mailbox_id = ?1 AND uid = ?2",
 };
 
 /*

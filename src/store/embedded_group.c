@@ -146,6 +146,7 @@ emb_group_commit(struct embedded_user *u, struct emb_pending *batch)
 		if (p->rc == 0)
 			embedded_append_publish(p->u, p->mailbox, p->msg,
 			                        &p->c);
+	embedded_indexer_kick(u->base.store, u->base.address);
 out:
 	store_change_unlock(&u->base);
 }

@@ -45,8 +45,8 @@ kw_reload(struct embedded_user *u)
 {
 	sqlite3_stmt *st;
 
-	if (sqlite3_prepare_v2(u->db, "SELECT bit, name FROM keywords", -1,
-	                       &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(u->db, "SELECT bit, name FROM keywords", -1, &st,
+	                       NULL) != SQLITE_OK)
 		return;
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		int64_t bit = sqlite3_column_int64(st, 0);
@@ -98,41 +98,52 @@ static int
 kw_create(struct embedded_user *u, const char *name, int *bit_r,
           struct err *err)
 {
-	static const char sql[] =
-	    "INSERT INTO keywords(bit, name) SELECT b.value, ?1 FROM "
-	    "generate_series(?2, 31) b WHERE b.value NOT IN "
-	    "(SELECT bit FROM keywords) ORDER BY b.value LIMIT 1 "
-	    "RETURNING bit";
+	uint32_t used = 0;
 	sqlite3_stmt *st;
-	int rc = sqlite3_prepare_v2(u->db, sql, -1, &st, NULL);
+	int rc = sqlite3_prepare_v2(u->db, "SELECT bit FROM keywords", -1, &st,
+	                            NULL);
 
 	if (rc != SQLITE_OK)
 		return embedded_db_error(u, rc, "keywords", err);
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 2, STORE_KEYWORD_BIT0);
-	rc = sqlite3_step(st);
-	*bit_r = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
-	if (rc == SQLITE_ROW)
-		rc = sqlite3_step(st);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t b = sqlite3_column_int64(st, 0);
+
+		if (b >= 0 && b <= 31)
+			used |= 1u << b;
+	}
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
 		return embedded_db_error(u, rc, "keywords", err);
-	if (*bit_r < 0)
+	for (*bit_r = STORE_KEYWORD_BIT0; *bit_r <= 31; (*bit_r)++)
+		if ((used & (1u << *bit_r)) == 0)
+			break;
+	if (*bit_r > 31)
 		return err_set(err, ERR_LIMIT,
 		               "too many keywords (at most %d per user)",
 		               STORE_KEYWORDS_MAX);
-	return 0;
+	rc = sqlite3_prepare_v2(
+	    u->db, "INSERT INTO keywords(bit, name) VALUES (?1, ?2)", -1, &st,
+	    NULL);
+	if (rc != SQLITE_OK)
+		return embedded_db_error(u, rc, "keywords", err);
+	sqlite3_bind_int(st, 1, *bit_r);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0
+	                         : embedded_db_error(u, rc, "keywords", err);
 }
 
 static int
 kw_bits(struct embedded_user *u, const char *const *names, size_t n,
         bool create, uint32_t *bits_r, struct err *err)
 {
-	int bit;
+	int bit = -1;
 
 	for (size_t i = 0; i < n; i++) {
 		if (kw_lookup(u, names[i], &bit, err) < 0 ||
-		    (bit < 0 && create && kw_create(u, names[i], &bit, err) < 0))
+		    (bit < 0 && create &&
+		     kw_create(u, names[i], &bit, err) < 0))
 			return -1;
 		if (bit >= STORE_KEYWORD_BIT0 && bit <= 31)
 			*bits_r |= 1u << bit;

@@ -184,6 +184,7 @@ emb_append_index(struct embedded_user *u, const char *mailbox, const char *blob,
 		goto out;
 	}
 	embedded_append_publish(u, mailbox, msg, c);
+	embedded_indexer_kick(u->base.store, u->base.address);
 	rc = 0;
 out:
 	store_change_unlock(&u->base);

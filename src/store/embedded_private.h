@@ -46,6 +46,7 @@ enum emb_stmt {
 	EMB_MSG_GET,
 	EMB_MSG_MOVE_ALL,
 	EMB_CACHE_GET, /* embedded_cache.c: FETCH's cached strings */
+	EMB_MSG_IDS,   /* embedded_keywords.c: EMAILID, SAVEDATE */
 	EMB_STMT_COUNT
 };
 
@@ -317,5 +318,14 @@ int embedded_group_append(struct embedded_user *u, const char *mailbox,
 int embedded_sync_init(struct store *s, struct err *err);
 void embedded_sync_free(struct store *s);
 int embedded_sync_blobs(struct store *s, const char *dir, struct err *err);
+
+/*
+ * The background full-text indexer (embedded_indexer.c, s->indexer): one
+ * thread per store; embedded_indexer_kick() after a committed delivery
+ * asks it to index that user's new rows soon.
+ */
+int embedded_indexer_init(struct store *s, struct err *err);
+void embedded_indexer_free(struct store *s);
+void embedded_indexer_kick(struct store *s, const char *address);
 
 #endif

@@ -217,7 +217,29 @@ static const char *const ss_num_fmt[] = {
     [SS_LARGER] = "m.size > %llu",
     [SS_SMALLER] = "m.size < %llu",
     [SS_MODSEQ] = "m.modseq >= %llu",
+    [SS_SAVEDBEFORE] = "coalesce(m.savedate, m.internaldate) < %llu",
+    [SS_SAVEDSINCE] = "coalesce(m.savedate, m.internaldate) >= %llu",
 };
+
+/*
+ * KEYWORD and UNKEYWORD: the bit of the name from the user's table (store.h
+ * "Keywords"); a name without a bit is set on no message.
+ */
+static int
+ss_keyword(struct ss_build *b, const struct store_search_key *k)
+{
+	const char *v = k->value != NULL ? k->value : "";
+	int rc;
+
+	if (!store_keyword_valid(v))
+		return buf_append_str(&b->sql, k->op == SS_KEYWORD ? "0" : "1");
+	rc = buf_append_str(&b->sql, "(m.flags & coalesce((SELECT 1 << bit "
+	                             "FROM keywords WHERE name = ");
+	rc |= ss_param(b, v, strlen(v));
+	rc |= buf_append_str(&b->sql, k->op == SS_KEYWORD ? "), 0)) != 0"
+	                                                  : "), 0)) = 0");
+	return rc < 0 ? -1 : 0;
+}
 
 static int ss_expr(struct ss_build *b, const struct store_search_key *k,
                    unsigned depth);
@@ -311,6 +333,9 @@ ss_expr(struct ss_build *b, const struct store_search_key *k, unsigned depth)
 	case SS_BODY:
 	case SS_TEXT:
 		return ss_text(b, k);
+	case SS_KEYWORD:
+	case SS_UNKEYWORD:
+		return ss_keyword(b, k);
 	default:
 		break;
 	}

@@ -31,12 +31,15 @@ emb_open(struct store *s, struct err *err)
 	buf_free(&dir);
 	if (r == 0)
 		r = embedded_sync_init(s, err);
+	if (r == 0 && (r = embedded_indexer_init(s, err)) < 0)
+		embedded_sync_free(s);
 	return r;
 }
 
 static void
 emb_close(struct store *s)
 {
+	embedded_indexer_free(s); /* first: it may use the sync state */
 	embedded_sync_free(s);
 }
 

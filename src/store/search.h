@@ -38,10 +38,10 @@ enum store_search_op {
 	SS_CC,
 	SS_BCC,
 	SS_SUBJECT,
-	SS_BODY, /* the decoded body text contains value */
-	SS_TEXT, /* the header or the body contains value */
-	SS_KEYWORD,    /* keyword `value` is set (RFC 9051 6.4.4) */
-	SS_UNKEYWORD,  /* keyword `value` is not set */
+	SS_BODY,        /* the decoded body text contains value */
+	SS_TEXT,        /* the header or the body contains value */
+	SS_KEYWORD,     /* keyword `value` is set (RFC 9051 6.4.4) */
+	SS_UNKEYWORD,   /* keyword `value` is not set */
 	SS_SAVEDBEFORE, /* save date < num (RFC 8514 4.3; day start) */
 	SS_SAVEDSINCE,  /* save date >= num; SAVEDON d is SAVEDSINCE d AND
 	                 * SAVEDBEFORE d + 1 day; SAVEDATESUPPORTED is ALL */

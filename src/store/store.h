@@ -69,7 +69,7 @@ struct store_mailbox_status {
 	uint32_t messages;
 	uint32_t unseen;
 	uint64_t highestmodseq;
-	uint64_t size; /* sum of message sizes in bytes */
+	uint64_t size;                       /* sum of message sizes in bytes */
 	char mailboxid[STORE_OBJECTID_SIZE]; /* RFC 8474 MAILBOXID */
 };
 
@@ -366,9 +366,8 @@ void store_msg_cache_free(struct store_msg_cache *c);
  * invalid name.
  */
 bool store_keyword_valid(const char *name);
-int store_keyword_bits(struct store_user *u, const char *const *names,
-                       size_t n, bool create, uint32_t *bits_r,
-                       struct err *err);
+int store_keyword_bits(struct store_user *u, const char *const *names, size_t n,
+                       bool create, uint32_t *bits_r, struct err *err);
 
 /*
  * The name of keyword bit (STORE_KEYWORD_BIT0..31), or NULL if it has

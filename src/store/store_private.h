@@ -54,6 +54,7 @@ struct store {
 	struct store_feed_item *queue_head, *queue_tail;
 	bool draining;    /* store_flush_changes() is running (home only) */
 	uint64_t next_id; /* the last handle id given out */
+	void *indexer;    /* the backend's background indexer, or NULL */
 };
 
 /*

@@ -120,6 +120,7 @@ def downgrade_to_schema_2(index):
         "DROP TRIGGER messages_cache_gone; DROP TABLE msg_text;"
         "DROP TABLE msg_cache;"
         "DELETE FROM meta WHERE key IN ('cache_missing', 'fts_upto');"
+        "DROP TABLE keywords; ALTER TABLE messages DROP COLUMN savedate;"
         "PRAGMA user_version = 2;")
     db.commit()
     db.close()
@@ -141,7 +142,10 @@ def test_upgrade_from_schema_2(server, tls_ctx):
     assert utf8_search(m, "BODY", "schöne") == [1]
     m.logout()
     db = sqlite3.connect(index)
-    assert db.execute("PRAGMA user_version").fetchone()[0] >= 3
+    assert db.execute("PRAGMA user_version").fetchone()[0] >= 4
+    # Version 4: rows from before take their internal date as save date.
+    assert db.execute("SELECT count(*) FROM messages WHERE savedate IS NULL"
+                      " OR savedate != internaldate").fetchone()[0] == 0
     assert db.execute("SELECT count(*) FROM msg_cache").fetchone()[0] == 3
     assert db.execute("SELECT value FROM meta WHERE key = 'cache_missing'"
                       ).fetchone()[0] == 0
