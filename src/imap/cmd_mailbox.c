@@ -115,6 +115,7 @@ static void
 imap_select_report(struct imap_session *s, const struct imap_cmd_ctx *cx,
                    const struct imap_select_params *params)
 {
+	struct store_mailbox_status st;
 	struct buf out = BUF_INIT;
 
 	/* FLAGS and PERMANENTFLAGS, with the user's keywords and \* */
@@ -126,6 +127,10 @@ imap_select_report(struct imap_session *s, const struct imap_cmd_ctx *cx,
 	           s->box.uidvalidity);
 	buf_printf(&out, "* OK [UIDNEXT %u] Predicted next UID\r\n",
 	           s->box.uidnext);
+	/* RFC 8474 4.1: the mailbox's id, stable across renames. */
+	if (store_mailbox_status(s->user, s->box.name, &st, NULL) == 0 &&
+	    st.mailboxid[0] != '\0')
+		buf_printf(&out, "* OK [MAILBOXID (%s)] Ok\r\n", st.mailboxid);
 	/* RFC 7162 3.1.2.1: on every SELECT where mod-sequences persist. */
 	buf_printf(&out, "* OK [HIGHESTMODSEQ %llu] Highest\r\n",
 	           (unsigned long long)s->box.modseq);
@@ -196,6 +201,8 @@ imap_status_item(struct buf *out, const char *item,
 	if (strcasecmp(item, "HIGHESTMODSEQ") == 0) /* RFC 7162 3.1.2.3 */
 		return buf_printf(out, "HIGHESTMODSEQ %llu",
 		                  (unsigned long long)st->highestmodseq);
+	if (strcasecmp(item, "MAILBOXID") == 0) /* RFC 8474 4.2 */
+		return buf_printf(out, "MAILBOXID (%s)", st->mailboxid);
 	return -1;
 }
 

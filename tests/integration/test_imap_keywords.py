@@ -143,3 +143,29 @@ def test_search_keyword_savedate_and_select_flags(server, tls_ctx):
     assert b"$Important" in flags
     assert any(b"\\*" in r for r in m.untagged_responses.get("OK", []))
     m.logout()
+
+
+def test_mailboxid_in_select_status_and_after_rename(server, tls_ctx):
+    import imaplib
+    import re
+    m = imaplib.IMAP4_SSL("127.0.0.1", server.port("imaps"),
+                          ssl_context=tls_ctx)
+    m.login("alice@example.test", "secret-alice")
+    assert m.create("Projects")[0] == "OK"
+    m.select("Projects")
+    ok = b" ".join(m.untagged_responses.get("OK", []))
+    sel = re.search(rb"\[MAILBOXID \(([A-Za-z0-9_-]+)\)\]", ok)
+    assert sel, ok
+    typ, data = m.status("Projects", "(MAILBOXID MESSAGES)")
+    st = re.search(rb"MAILBOXID \(([A-Za-z0-9_-]+)\)", data[0])
+    assert st and st.group(1) == sel.group(1)
+    m.select("INBOX")
+    typ, data = m.status("INBOX", "(MAILBOXID)")
+    inbox = re.search(rb"MAILBOXID \(([A-Za-z0-9_-]+)\)", data[0]).group(1)
+    assert inbox != sel.group(1)
+    # RFC 8474 4.1: a renamed mailbox keeps its id.
+    assert m.rename("Projects", "Archive2024")[0] == "OK"
+    typ, data = m.status("Archive2024", "(MAILBOXID)")
+    assert re.search(rb"MAILBOXID \(([A-Za-z0-9_-]+)\)",
+                     data[0]).group(1) == sel.group(1)
+    m.logout()
