@@ -18,6 +18,7 @@
 #include "store/embedded_cache.h"
 #include "store/search.h"
 #include "store/store.h"
+#include "testdir.h"
 
 #define DAY 86400
 #define T0 1700000000
@@ -75,13 +76,6 @@ struct fixture {
 	uint64_t modseq[5];
 };
 
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	return remove(path);
-}
-
 static void
 add(struct fixture *f, const char *msg, uint32_t flags, int64_t date)
 {
@@ -102,8 +96,7 @@ setup(void **state)
 	struct err err;
 
 	assert_non_null(f);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/postamt-search-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	assert_int_equal(testdir_make("search", f->dir, sizeof(f->dir)), 0);
 	assert_int_equal(store_open(f->dir, &f->store, &err), 0);
 	assert_int_equal(
 	    store_user_open(f->store, "alice@example.test", &f->user, &err), 0);
@@ -128,7 +121,7 @@ teardown(void **state)
 
 	store_user_close(&f->user);
 	store_close(&f->store);
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	testdir_remove(f->dir);
 	free(f);
 	return 0;
 }

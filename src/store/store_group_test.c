@@ -22,6 +22,7 @@
 
 #include "store/embedded_private.h"
 #include "store/store.h"
+#include "testdir.h"
 
 #define USER "alice@example.test"
 #define THREADS 8
@@ -48,21 +49,14 @@ struct worker {
 };
 
 static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	return remove(path);
-}
-
-static int
 setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	struct err err;
 
 	assert_non_null(f);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/postamt-store-group-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	assert_int_equal(testdir_make("store-group", f->dir, sizeof(f->dir)),
+	                 0);
 	assert_int_equal(store_open(f->dir, &f->store, &err), 0);
 	*state = f;
 	return 0;
@@ -74,7 +68,7 @@ teardown(void **state)
 	struct fixture *f = *state;
 
 	store_close(&f->store);
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	testdir_remove(f->dir);
 	free(f);
 	return 0;
 }

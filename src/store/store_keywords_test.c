@@ -20,6 +20,7 @@
 #include "store/embedded_private.h"
 #include "store/search.h"
 #include "store/store.h"
+#include "testdir.h"
 
 #define USER "alice@example.test"
 #define MSG "Subject: hi\r\n\r\nbody with zebrafish\r\n"
@@ -31,21 +32,13 @@ struct fixture {
 };
 
 static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	return remove(path);
-}
-
-static int
 setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	struct err err;
 
 	assert_non_null(f);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/postamt-store-kw-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	assert_int_equal(testdir_make("store-kw", f->dir, sizeof(f->dir)), 0);
 	assert_int_equal(store_open(f->dir, &f->store, &err), 0);
 	assert_int_equal(store_user_open(f->store, USER, &f->user, &err), 0);
 	*state = f;
@@ -59,7 +52,7 @@ teardown(void **state)
 
 	store_user_close(&f->user);
 	store_close(&f->store);
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	testdir_remove(f->dir);
 	free(f);
 	return 0;
 }
