@@ -180,3 +180,40 @@ bench_lat_print(struct bench_lat *l, const char *name, double secs)
 	       bench_lat_pct(l, 50) / 1000.0, bench_lat_pct(l, 90) / 1000.0,
 	       bench_lat_pct(l, 99) / 1000.0, bench_lat_pct(l, 100) / 1000.0);
 }
+
+bool
+bench_user_format(char *out, size_t cap, const char *fmt, long n)
+{
+	const char *p = strstr(fmt, "%d");
+	int len;
+
+	if (p == NULL)
+		len = snprintf(out, cap, "%s", fmt);
+	else
+		len = snprintf(out, cap, "%.*s%ld%s", (int)(p - fmt), fmt, n,
+		               p + 2);
+	return len > 0 && (size_t)len < cap;
+}
+
+int
+bench_opts_loop(const char *tool, int argc, char **argv, bool *tls,
+                bool (*value)(void *ctx, const char *n, const char *v),
+                void *ctx, const char *have, bool *have_r)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0)
+			return 1;
+		if (strcmp(argv[i], "--tls") == 0) {
+			*tls = true;
+			continue;
+		}
+		if (i + 1 >= argc || !value(ctx, argv[i], argv[i + 1])) {
+			fprintf(stderr, "%s: bad option '%s'\n", tool, argv[i]);
+			return -1;
+		}
+		if (have != NULL && strcmp(argv[i], have) == 0)
+			*have_r = true;
+		i++;
+	}
+	return 0;
+}

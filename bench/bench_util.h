@@ -30,6 +30,24 @@ bool bench_addr_parse(struct bench_addr *a, const char *host, int port);
 /* Parses a decimal in [min, max]; false on junk, overflow or range. */
 bool bench_num_parse(const char *s, long min, long max, long *out);
 
+/*
+ * Writes fmt with its first "%d" replaced by n into out (a user name such
+ * as "testuser%d"); no format string is interpreted.  False if it does not
+ * fit.
+ */
+bool bench_user_format(char *out, size_t cap, const char *fmt, long n);
+
+/*
+ * The option loop the tools share: "--help" returns 1, "--tls" sets *tls,
+ * every other option takes one value and goes to value(ctx, name, value),
+ * which returns false for an unknown name or a bad value (reported as
+ * "TOOL: bad option" and -1).  have_r, if not NULL, is set when the option
+ * named `have` was seen.  Returns 0 when all were taken.
+ */
+int bench_opts_loop(const char *tool, int argc, char **argv, bool *tls,
+                    bool (*value)(void *ctx, const char *n, const char *v),
+                    void *ctx, const char *have, bool *have_r);
+
 /* Monotonic time in microseconds. */
 int64_t bench_now_usec(void);
 

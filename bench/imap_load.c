@@ -155,8 +155,10 @@ load_mode_parse(const char *s, enum load_mode *m)
 
 /* Handles one option with a value; false on an unknown or bad one. */
 static bool
-load_opt_value(struct load_opts *o, const char *n, const char *v)
+load_opt_value(void *ctx, const char *n, const char *v)
 {
+	struct load_opts *o = ctx;
+
 	if (strcmp(n, "--host") == 0)
 		return (o->host = v) != NULL;
 	if (strcmp(n, "--user") == 0)
@@ -191,6 +193,7 @@ static int
 load_opts_parse(struct load_opts *o, int argc, char **argv)
 {
 	bool have_mode = false;
+	int rc;
 
 	*o = (struct load_opts){.host = "127.0.0.1",
 	                        .user_fmt = "testuser%d",
@@ -200,21 +203,10 @@ load_opts_parse(struct load_opts *o, int argc, char **argv)
 	                        .idle_ms = 5,
 	                        .rate = 2000,
 	                        .timeout = 120};
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--help") == 0)
-			return 1;
-		if (strcmp(argv[i], "--tls") == 0) {
-			o->tls = true;
-			continue;
-		}
-		if (i + 1 >= argc || !load_opt_value(o, argv[i], argv[i + 1])) {
-			fprintf(stderr, "imap_load: bad option '%s'\n",
-			        argv[i]);
-			return -1;
-		}
-		have_mode |= strcmp(argv[i], "--mode") == 0;
-		i++;
-	}
+	rc = bench_opts_loop("imap_load", argc, argv, &o->tls, load_opt_value,
+	                     o, "--mode", &have_mode);
+	if (rc != 0)
+		return rc;
 	if (o->port == 0 || o->clients == 0 || !have_mode) {
 		fputs("imap_load: --port, --mode and --clients are required\n",
 		      stderr);
@@ -223,21 +215,6 @@ load_opts_parse(struct load_opts *o, int argc, char **argv)
 	if (o->users == 0)
 		o->users = o->clients;
 	return 0;
-}
-
-/* FMT with its first "%d" replaced by n; no format string is interpreted. */
-static bool
-load_user_format(char *out, size_t cap, const char *fmt, long n)
-{
-	const char *p = strstr(fmt, "%d");
-	int len;
-
-	if (p == NULL)
-		len = snprintf(out, cap, "%s", fmt);
-	else
-		len = snprintf(out, cap, "%.*s%ld%s", (int)(p - fmt), fmt, n,
-		               p + 2);
-	return len > 0 && (size_t)len < cap;
 }
 
 /* A message of exactly size bytes: headers, then 76-character lines. */
@@ -724,8 +701,8 @@ load_run_init(struct load_run *run)
 		c->run = run;
 		c->idx = i;
 		c->rng = (unsigned)i * 2654435761u + 1;
-		if (!load_user_format(c->user, sizeof(c->user), run->o.user_fmt,
-		                      i % run->o.users + 1))
+		if (!bench_user_format(c->user, sizeof(c->user),
+		                       run->o.user_fmt, i % run->o.users + 1))
 			return false;
 	}
 	run->tick_ev =

@@ -105,8 +105,10 @@ dl_usage(FILE *f)
 }
 
 static bool
-dl_opt_value(struct dl_opts *o, const char *n, const char *v)
+dl_opt_value(void *ctx, const char *n, const char *v)
 {
+	struct dl_opts *o = ctx;
+
 	if (strcmp(n, "--host") == 0)
 		return (o->host = v) != NULL;
 	if (strcmp(n, "--user") == 0)
@@ -140,6 +142,8 @@ dl_opt_value(struct dl_opts *o, const char *n, const char *v)
 static int
 dl_opts_parse(struct dl_opts *o, int argc, char **argv)
 {
+	int rc;
+
 	*o = (struct dl_opts){.host = "127.0.0.1",
 	                      .user_fmt = "testuser%d",
 	                      .pass = "pass",
@@ -148,39 +152,15 @@ dl_opts_parse(struct dl_opts *o, int argc, char **argv)
 	                      .window = 8,
 	                      .duration = 10,
 	                      .timeout = 600};
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--help") == 0)
-			return 1;
-		if (strcmp(argv[i], "--tls") == 0) {
-			o->tls = true;
-			continue;
-		}
-		if (i + 1 >= argc || !dl_opt_value(o, argv[i], argv[i + 1])) {
-			fprintf(stderr, "pop3_download: bad option '%s'\n",
-			        argv[i]);
-			return -1;
-		}
-		i++;
-	}
+	rc = bench_opts_loop("pop3_download", argc, argv, &o->tls, dl_opt_value,
+	                     o, NULL, NULL);
+	if (rc != 0)
+		return rc;
 	if (o->port == 0) {
 		fputs("pop3_download: --port is required\n", stderr);
 		return -1;
 	}
 	return 0;
-}
-
-static bool
-dl_user_format(char *out, size_t cap, const char *fmt, long n)
-{
-	const char *p = strstr(fmt, "%d");
-	int len;
-
-	if (p == NULL)
-		len = snprintf(out, cap, "%s", fmt);
-	else
-		len = snprintf(out, cap, "%.*s%ld%s", (int)(p - fmt), fmt, n,
-		               p + 2);
-	return len > 0 && (size_t)len < cap;
 }
 
 static void
@@ -477,8 +457,8 @@ dl_run_init(struct dl_run *run)
 		c->idx = i;
 		c->t_sent = calloc((size_t)run->o.window, sizeof(*c->t_sent));
 		if (c->t_sent == NULL ||
-		    !dl_user_format(c->user, sizeof(c->user), run->o.user_fmt,
-		                    run->o.first + i))
+		    !bench_user_format(c->user, sizeof(c->user),
+		                       run->o.user_fmt, run->o.first + i))
 			return false;
 	}
 	return true;
