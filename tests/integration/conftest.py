@@ -138,6 +138,64 @@ class Server:
             return ""
 
 
+class LineClient:
+    """A raw line client (plain or TLS) for byte-exact protocol cases."""
+
+    def __init__(self, port, tls_ctx=None, timeout=10):
+        sock = socket.create_connection(("127.0.0.1", port), timeout)
+        if tls_ctx is not None:
+            sock = tls_ctx.wrap_socket(sock, server_hostname="localhost")
+        self.sock = sock
+        self.buf = b""
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def raw_line(self):
+        """The next CRLF-terminated line, without the CRLF (bytes)."""
+        while b"\r\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError(self.buf)
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def closed(self, seconds=None):
+        """True once the server closes (reading and dropping the rest)."""
+        if seconds is not None:
+            self.sock.settimeout(seconds)
+        try:
+            while self.sock.recv(65536):
+                pass
+            return True
+        except (ConnectionResetError, BrokenPipeError, ssl.SSLError):
+            return True
+        except socket.timeout:
+            return False
+
+    def close(self):
+        self.sock.close()
+
+
+class SmtpRaw(LineClient):
+    """LineClient speaking SMTP replies."""
+
+    def line(self):
+        return self.raw_line().decode("utf-8", "replace")
+
+    def reply(self):
+        """One (possibly multi-line) reply: (code, [lines])."""
+        lines = [self.line()]
+        while lines[-1][3:4] == "-":
+            lines.append(self.line())
+        return int(lines[-1][:3]), lines
+
+    def last(self):
+        """The last line of the next reply."""
+        return self.reply()[1][-1]
+
+
 def client_tls_context():
     """A client context that accepts the test server's self-signed cert."""
     ctx = ssl.create_default_context()

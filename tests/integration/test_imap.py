@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from conftest import DOMAIN
+from conftest import DOMAIN, LineClient
 
 ALICE = "alice@" + DOMAIN
 PASSWORD = "secret-alice"
@@ -57,28 +57,13 @@ def logged_in(server, tls_ctx):
     return m
 
 
-class Raw:
-    """A line-oriented raw IMAP client (plain or TLS)."""
+class Raw(LineClient):
+    """A line-oriented raw IMAP client (plain or TLS); lines are bytes."""
 
     def __init__(self, server, service="imap", tls_ctx=None, timeout=10):
-        sock = socket.create_connection(("127.0.0.1", server.port(service)),
-                                        timeout)
-        if tls_ctx is not None:
-            sock = tls_ctx.wrap_socket(sock)
-        self.sock = sock
-        self.buf = b""
+        super().__init__(server.port(service), tls_ctx, timeout)
 
-    def send(self, data):
-        self.sock.sendall(data)
-
-    def line(self):
-        while b"\r\n" not in self.buf:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise EOFError(self.buf)
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        return line
+    line = LineClient.raw_line
 
     def until_tagged(self, tag):
         """Lines up to and including the one that starts with tag."""
@@ -90,19 +75,7 @@ class Raw:
                 return lines
 
     def is_closed(self):
-        try:
-            while True:
-                chunk = self.sock.recv(65536)
-                if not chunk:
-                    return True
-                self.buf += chunk
-        except (ConnectionResetError, ssl.SSLError):
-            return True
-        except socket.timeout:
-            return False
-
-    def close(self):
-        self.sock.close()
+        return self.closed()
 
 
 def test_greeting_and_capabilities_before_tls(server):

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import DOMAIN, Server, client_tls_context
+from conftest import DOMAIN, Server, client_tls_context, SmtpRaw
 
 ALICE = "alice@" + DOMAIN
 PASSWORD = "secret-alice"
@@ -47,48 +47,14 @@ def wait_for_log(server, pattern, seconds=5):
     return False
 
 
-class Raw:
-    """A line-oriented raw SMTP client for byte-exact cases."""
+class Raw(SmtpRaw):
+    """A raw SMTP client for byte-exact cases (plain)."""
 
     def __init__(self, port, timeout=5):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout)
-        self.buf = b""
-
-    def send(self, data):
-        self.sock.sendall(data)
-
-    def line(self):
-        while b"\r\n" not in self.buf:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise EOFError(self.buf)
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        return line.decode("utf-8", "replace")
-
-    def reply(self):
-        """One (possibly multi-line) reply: (code, [lines])."""
-        lines = [self.line()]
-        while lines[-1][3:4] == "-":
-            lines.append(self.line())
-        return int(lines[-1][:3]), lines
+        super().__init__(port, None, timeout)
 
     def closed(self, seconds=5):
-        self.sock.settimeout(seconds)
-        try:
-            while True:
-                if self.buf:
-                    self.buf = b""
-                chunk = self.sock.recv(65536)
-                if not chunk:
-                    return True
-        except (ConnectionResetError, BrokenPipeError):
-            return True
-        except socket.timeout:
-            return False
-
-    def close(self):
-        self.sock.close()
+        return super().closed(seconds)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import DOMAIN
+from conftest import DOMAIN, SmtpRaw
 
 ALICE = "alice@" + DOMAIN
 PASSWORD = "secret-alice"
@@ -20,51 +20,7 @@ HEAD = (b"From: Bob <bob@remote.example>\r\nTo: <" + ALICE.encode() +
         b">\r\nSubject: chunks\r\n\r\n")
 
 
-class Raw:
-    """A raw SMTP client: exact bytes out, reply lines in."""
-
-    def __init__(self, port, tls_ctx=None, timeout=10):
-        sock = socket.create_connection(("127.0.0.1", port), timeout)
-        if tls_ctx is not None:
-            sock = tls_ctx.wrap_socket(sock, server_hostname="localhost")
-        self.sock = sock
-        self.buf = b""
-
-    def send(self, data):
-        self.sock.sendall(data)
-
-    def line(self):
-        while b"\r\n" not in self.buf:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise EOFError(self.buf)
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        return line.decode("utf-8", "replace")
-
-    def reply(self):
-        lines = [self.line()]
-        while lines[-1][3:4] == "-":
-            lines.append(self.line())
-        return int(lines[-1][:3]), lines
-
-    def last(self):
-        """The last line of the next reply."""
-        return self.reply()[1][-1]
-
-    def closed(self):
-        try:
-            while True:
-                chunk = self.sock.recv(65536)
-                if not chunk:
-                    return True
-        except (ConnectionResetError, BrokenPipeError):
-            return True
-        except socket.timeout:
-            return False
-
-    def close(self):
-        self.sock.close()
+Raw = SmtpRaw  # exact bytes out, reply lines in (conftest)
 
 
 def open_mx(server, sender="bob@remote.example", rcpt=ALICE):
