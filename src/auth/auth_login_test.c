@@ -18,41 +18,19 @@
 #include <sys/stat.h>
 
 #include "auth/auth_private.h"
+#include "fixtures.h"
 #include "testdir.h"
-
-struct fixture {
-	char dir[64];
-	struct auth *auth;
-};
 
 static int
 setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	struct err err;
-
-	assert_non_null(f);
-	assert_int_equal(testdir_make("authl", f->dir, sizeof(f->dir)), 0);
-	assert_int_equal(auth_open(f->dir, &f->auth, &err), 0);
-	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	auth_close(&f->auth);
-	testdir_remove(f->dir);
-	free(f);
-	return 0;
+	return auth_fixture_setup(state, "authl");
 }
 
 static void
 test_scram_keys(void **state)
 {
-	struct fixture *f = *state;
+	struct auth_fixture *f = *state;
 	struct auth_scram_keys k1, k2, want;
 	struct err err;
 	bool found;
@@ -101,7 +79,7 @@ test_scram_keys(void **state)
 static void
 test_scram_fake_is_stable(void **state)
 {
-	struct fixture *f = *state;
+	struct auth_fixture *f = *state;
 	struct auth_scram_keys k1, k2, k3;
 	struct err err;
 	bool found;
@@ -126,7 +104,7 @@ test_scram_fake_is_stable(void **state)
 static void
 test_add_hash(void **state)
 {
-	struct fixture *f = *state;
+	struct auth_fixture *f = *state;
 	struct crypt_data *cd = calloc(1, sizeof(*cd));
 	struct err err;
 
@@ -162,7 +140,7 @@ test_add_hash(void **state)
 static void
 test_migrate_v2(void **state)
 {
-	struct fixture *f = *state;
+	struct auth_fixture *f = *state;
 	struct auth_scram_keys keys;
 	char path[128], *v = NULL;
 	struct err err;
@@ -300,7 +278,7 @@ test_throttle_bounded(void **state)
 static void
 test_login_throttled(void **state)
 {
-	struct fixture *f = *state;
+	struct auth_fixture *f = *state;
 	struct err err;
 
 	assert_int_equal(auth_user_add(f->auth, "t@x.test", "right", &err), 0);
@@ -323,16 +301,19 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_scram_keys, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_scram_keys, setup,
+	                                    auth_fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_scram_fake_is_stable, setup,
-	                                    teardown),
-	    cmocka_unit_test_setup_teardown(test_add_hash, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_migrate_v2, setup, teardown),
+	                                    auth_fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_add_hash, setup,
+	                                    auth_fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_migrate_v2, setup,
+	                                    auth_fixture_teardown),
 	    cmocka_unit_test(test_throttle_ip),
 	    cmocka_unit_test(test_throttle_user),
 	    cmocka_unit_test(test_throttle_bounded),
 	    cmocka_unit_test_setup_teardown(test_login_throttled, setup,
-	                                    teardown),
+	                                    auth_fixture_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

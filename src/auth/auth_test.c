@@ -14,42 +14,20 @@
 #include <sys/stat.h>
 
 #include "auth/auth.h"
+#include "fixtures.h"
 #include "testdir.h"
 #include "util/buf.h"
-
-struct fixture {
-	char dir[64];
-	struct auth *auth;
-};
 
 static int
 setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	struct err err;
-
-	assert_non_null(f);
-	assert_int_equal(testdir_make("auth", f->dir, sizeof(f->dir)), 0);
-	assert_int_equal(auth_open(f->dir, &f->auth, &err), 0);
-	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	auth_close(&f->auth);
-	testdir_remove(f->dir);
-	free(f);
-	return 0;
+	return auth_fixture_setup(state, "auth");
 }
 
 static void
 test_add_verify(void **state)
 {
-	struct fixture *f = *state;
+	struct auth_fixture *f = *state;
 	struct err err;
 	char path[128];
 	struct stat st;
@@ -85,7 +63,7 @@ test_add_verify(void **state)
 static void
 test_add_errors(void **state)
 {
-	struct fixture *f = *state;
+	struct auth_fixture *f = *state;
 	static const char *const bad[] = {
 	    "",      "alice", "@example.test", "alice@",
 	    "a@b@c", "a b@c", "a\t@c",         "a\x7f@c",
@@ -127,7 +105,7 @@ collect(const char *address, void *arg)
 static void
 test_del_passwd_list(void **state)
 {
-	struct fixture *f = *state;
+	struct auth_fixture *f = *state;
 	struct buf list = BUF_INIT;
 	struct err err;
 
@@ -159,7 +137,7 @@ test_del_passwd_list(void **state)
 static void
 test_cached_logins_follow_changes(void **state)
 {
-	struct fixture *f = *state;
+	struct auth_fixture *f = *state;
 	struct err err;
 
 	assert_int_equal(auth_user_add(f->auth, "cat@x.test", "old", &err), 0);
@@ -210,7 +188,7 @@ set_hash(const char *dir, const char *address, const char *hash)
 static void
 test_foreign_hashes(void **state)
 {
-	struct fixture *f = *state;
+	struct auth_fixture *f = *state;
 	static const char *const prefixes[] = {"$2b$", "$6$"};
 	struct crypt_data *cd = calloc(1, sizeof(*cd));
 	char setting[CRYPT_GENSALT_OUTPUT_SIZE];
@@ -237,7 +215,7 @@ test_foreign_hashes(void **state)
 static void
 test_resolve_rcpt(void **state)
 {
-	struct fixture *f = *state;
+	struct auth_fixture *f = *state;
 	struct err err;
 	char *user;
 
@@ -296,15 +274,18 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_add_verify, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_add_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_add_verify, setup,
+	                                    auth_fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_add_errors, setup,
+	                                    auth_fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_del_passwd_list, setup,
-	                                    teardown),
+	                                    auth_fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_foreign_hashes, setup,
-	                                    teardown),
-	    cmocka_unit_test_setup_teardown(test_resolve_rcpt, setup, teardown),
+	                                    auth_fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_resolve_rcpt, setup,
+	                                    auth_fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_cached_logins_follow_changes,
-	                                    setup, teardown),
+	                                    setup, auth_fixture_teardown),
 	    cmocka_unit_test(test_generate_password),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

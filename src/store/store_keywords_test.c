@@ -20,45 +20,20 @@
 #include "store/embedded_private.h"
 #include "store/search.h"
 #include "store/store.h"
+#include "fixtures.h"
 #include "testdir.h"
 
 #define USER "alice@example.test"
 #define MSG "Subject: hi\r\n\r\nbody with zebrafish\r\n"
 
-struct fixture {
-	char dir[64];
-	struct store *store;
-	struct store_user *user;
-};
-
 static int
 setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	struct err err;
-
-	assert_non_null(f);
-	assert_int_equal(testdir_make("store-kw", f->dir, sizeof(f->dir)), 0);
-	assert_int_equal(store_open(f->dir, &f->store, &err), 0);
-	assert_int_equal(store_user_open(f->store, USER, &f->user, &err), 0);
-	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	store_user_close(&f->user);
-	store_close(&f->store);
-	testdir_remove(f->dir);
-	free(f);
-	return 0;
+	return store_fixture_setup(state, "store-kw", USER);
 }
 
 static uint32_t
-deliver(struct fixture *f, const char *box, uint32_t flags)
+deliver(struct store_fixture *f, const char *box, uint32_t flags)
 {
 	uint32_t uid = 0;
 	struct err err;
@@ -70,7 +45,7 @@ deliver(struct fixture *f, const char *box, uint32_t flags)
 }
 
 static uint32_t
-kw_bits(struct fixture *f, const char *name, bool create)
+kw_bits(struct store_fixture *f, const char *name, bool create)
 {
 	const char *names[1] = {name};
 	uint32_t bits = 0;
@@ -83,7 +58,7 @@ kw_bits(struct fixture *f, const char *name, bool create)
 
 /* Searches box for one key; returns the number of hits, first in *uid. */
 static size_t
-search1(struct fixture *f, const char *box, enum store_search_op op,
+search1(struct store_fixture *f, const char *box, enum store_search_op op,
         const char *value, uint64_t num, uint32_t *uid)
 {
 	struct store_search_key k = {.op = op, .value = value, .num = num};
@@ -101,7 +76,7 @@ search1(struct fixture *f, const char *box, enum store_search_op op,
 static void
 test_keyword_bits(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	const char *bad[] = {"\\Seen", "a b", "", "x(y", "caf\xc3\xa9"};
 	char name[16], longname[STORE_KEYWORD_LEN_MAX + 2];
 	uint32_t a, b, bits;
@@ -146,7 +121,7 @@ test_keyword_bits(void **state)
 static void
 test_keyword_store_copy_search(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	uint32_t kw = kw_bits(f, "$Important", true);
 	uint32_t u1 = deliver(f, "INBOX", STORE_FLAG_SEEN | kw);
 	uint32_t u2 = deliver(f, "INBOX", 0), got, newuid = 0;
@@ -190,7 +165,7 @@ test_keyword_store_copy_search(void **state)
 static void
 test_ids_savedate(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	uint32_t u1 = deliver(f, "INBOX", 0), u2 = deliver(f, "INBOX", 0);
 	uint32_t copy = 0;
 	struct store_msg_ids a, b, c;
@@ -231,7 +206,7 @@ test_ids_savedate(void **state)
 static void
 test_background_index(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct embedded_user *u = embedded_user_of(f->user);
 	int64_t upto = 0;
 	uint32_t got;
@@ -253,12 +228,14 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_keyword_bits, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_keyword_bits, setup,
+	                                    store_fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_keyword_store_copy_search,
-	                                    setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_ids_savedate, setup, teardown),
+	                                    setup, store_fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_ids_savedate, setup,
+	                                    store_fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_background_index, setup,
-	                                    teardown),
+	                                    store_fixture_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -20,41 +20,16 @@
 
 #include "store/embedded_private.h"
 #include "store/store.h"
+#include "fixtures.h"
 #include "testdir.h"
 
 #define USER "alice@example.test"
 #define MSG "Subject: hi\r\n\r\nbody\r\n"
 
-struct fixture {
-	char dir[64];
-	struct store *store;
-	struct store_user *user;
-};
-
 static int
 setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	struct err err;
-
-	assert_non_null(f);
-	assert_int_equal(testdir_make("store-ops", f->dir, sizeof(f->dir)), 0);
-	assert_int_equal(store_open(f->dir, &f->store, &err), 0);
-	assert_int_equal(store_user_open(f->store, USER, &f->user, &err), 0);
-	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	store_user_close(&f->user);
-	store_close(&f->store);
-	testdir_remove(f->dir);
-	free(f);
-	return 0;
+	return store_fixture_setup(state, "store-ops", USER);
 }
 
 /* Index of name in the mailbox list, or -1. */
@@ -79,7 +54,7 @@ find_box(struct store_user *u, const char *name, char *id_out)
 }
 
 static size_t
-count_blobs(struct fixture *f)
+count_blobs(struct store_fixture *f)
 {
 	struct embedded_user *u = embedded_user_of(f->user);
 	DIR *d = opendir(u->blob_dir);
@@ -108,7 +83,7 @@ append(struct store_user *u, const char *box, const char *data)
 static void
 test_create_delete(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct store_mailbox_status st1, st2;
 	struct err err;
 
@@ -147,7 +122,7 @@ test_create_delete(void **state)
 static void
 test_rename_subscribe(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	char id1[64], id2[64];
 	struct store_msg *msgs;
 	size_t n;
@@ -193,7 +168,7 @@ test_rename_subscribe(void **state)
 static void
 test_append_copy_move(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct store_append m = {MSG, strlen(MSG), STORE_FLAG_SEEN, 1000000};
 	uint32_t uidv = 0, uid = 0, uids[3], news[3];
 	struct store_mailbox_status st;
@@ -243,7 +218,7 @@ test_append_copy_move(void **state)
 static void
 test_quota(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct store_quota q;
 	uint32_t uid, news[1];
 	struct err err;
@@ -295,7 +270,7 @@ record(void *arg, const struct store_change *ch)
 static void
 test_feed(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct store_user *b, *c, *other;
 	struct seen sb = {""}, sc = {""}, so = {""}, self = {""};
 	uint32_t uid;
@@ -340,7 +315,7 @@ test_feed(void **state)
 static void
 test_orphan_gc(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct embedded_user *u = embedded_user_of(f->user);
 	char path[512];
 	struct timeval old[2] = {{1000, 0}, {1000, 0}};
@@ -367,14 +342,17 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_create_delete, setup,
-	                                    teardown),
+	                                    store_fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_rename_subscribe, setup,
-	                                    teardown),
+	                                    store_fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_append_copy_move, setup,
-	                                    teardown),
-	    cmocka_unit_test_setup_teardown(test_quota, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_feed, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_orphan_gc, setup, teardown),
+	                                    store_fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_quota, setup,
+	                                    store_fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_feed, setup,
+	                                    store_fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_orphan_gc, setup,
+	                                    store_fixture_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,39 +16,13 @@
 
 #include "store/embedded_private.h"
 #include "store/store.h"
+#include "fixtures.h"
 #include "testdir.h"
-
-struct fixture {
-	char dir[64];
-	struct store *store;
-	struct store_user *user;
-};
 
 static int
 setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	struct err err;
-
-	assert_non_null(f);
-	assert_int_equal(testdir_make("store", f->dir, sizeof(f->dir)), 0);
-	assert_int_equal(store_open(f->dir, &f->store, &err), 0);
-	assert_int_equal(
-	    store_user_open(f->store, "Alice@Example.TEST", &f->user, &err), 0);
-	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	store_user_close(&f->user);
-	store_close(&f->store);
-	testdir_remove(f->dir);
-	free(f);
-	return 0;
+	return store_fixture_setup(state, "store", "Alice@Example.TEST");
 }
 
 /* Number of entries in dir whose name starts with prefix ("" for all). */
@@ -77,7 +51,7 @@ blob_dir(struct store_user *u)
 static void
 test_deliver_read_exact(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	static const char msg[] = "Subject: x\r\n\r\nbody\0with NUL\r\n\0";
 	size_t big_len = 1024 * 1024;
 	char *big = malloc(big_len);
@@ -119,7 +93,7 @@ test_deliver_read_exact(void **state)
 static void
 test_deliver_unknown_mailbox(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct err err;
 	uint32_t uid;
 
@@ -136,7 +110,7 @@ test_deliver_unknown_mailbox(void **state)
 static void
 test_uids_never_reused(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct store_msg *msgs;
 	struct err err;
 	uint32_t uid[4];
@@ -177,7 +151,7 @@ test_uids_never_reused(void **state)
 static void
 test_status_counts(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct store_mailbox_status st0, st;
 	struct err err;
 	uint32_t uid;
@@ -223,7 +197,7 @@ msg_of(struct store_user *u, uint32_t uid)
 static void
 test_flags_modseq(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct store_mailbox_status st;
 	struct store_msg m0, m1, m2, m3;
 	struct err err;
@@ -269,7 +243,7 @@ test_flags_modseq(void **state)
 static void
 test_default_mailboxes(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	static const char *const want[][2] = {
 	    {"Archive", "\\Archive"}, {"Drafts", "\\Drafts"},
 	    {"INBOX", NULL},          {"Junk", "\\Junk"},
@@ -362,7 +336,7 @@ write_file(const char *dir, const char *name, time_t mtime)
 static void
 test_tmp_cleanup(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	char dir[512];
 	struct err err;
 	time_t now = time(NULL);
@@ -385,7 +359,7 @@ test_tmp_cleanup(void **state)
 static void
 test_user_paths(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct store_user *u;
 	struct buf p = BUF_INIT;
 	struct err err;
@@ -423,7 +397,7 @@ test_user_paths(void **state)
 static void
 test_persists_across_open(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct store_mailbox_status st0, st;
 	struct buf out = BUF_INIT;
 	struct err err;
@@ -450,7 +424,7 @@ test_persists_across_open(void **state)
 static void
 test_expunge_many(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct store_mailbox_status st0, st;
 	uint32_t uids[5], gone[3];
 	struct err err;
@@ -477,22 +451,26 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_deliver_read_exact, setup,
-	                                    teardown),
+	                                    store_fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_deliver_unknown_mailbox, setup,
-	                                    teardown),
+	                                    store_fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_uids_never_reused, setup,
-	                                    teardown),
+	                                    store_fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_status_counts, setup,
-	                                    teardown),
-	    cmocka_unit_test_setup_teardown(test_flags_modseq, setup, teardown),
+	                                    store_fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_flags_modseq, setup,
+	                                    store_fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_default_mailboxes, setup,
-	                                    teardown),
+	                                    store_fixture_teardown),
 	    cmocka_unit_test(test_mailbox_names),
-	    cmocka_unit_test_setup_teardown(test_tmp_cleanup, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_user_paths, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tmp_cleanup, setup,
+	                                    store_fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_user_paths, setup,
+	                                    store_fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_persists_across_open, setup,
-	                                    teardown),
-	    cmocka_unit_test_setup_teardown(test_expunge_many, setup, teardown),
+	                                    store_fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_expunge_many, setup,
+	                                    store_fixture_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

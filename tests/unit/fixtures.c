@@ -1,0 +1,61 @@
+#include "fixtures.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include <cmocka.h>
+
+#include "testdir.h"
+
+int
+auth_fixture_setup(void **state, const char *name)
+{
+	struct auth_fixture *f = calloc(1, sizeof(*f));
+	struct err err;
+
+	assert_non_null(f);
+	assert_int_equal(testdir_make(name, f->dir, sizeof(f->dir)), 0);
+	assert_int_equal(auth_open(f->dir, &f->auth, &err), 0);
+	*state = f;
+	return 0;
+}
+
+int
+auth_fixture_teardown(void **state)
+{
+	struct auth_fixture *f = *state;
+
+	auth_close(&f->auth);
+	testdir_remove(f->dir);
+	free(f);
+	return 0;
+}
+
+int
+store_fixture_setup(void **state, const char *name, const char *user)
+{
+	struct store_fixture *f = calloc(1, sizeof(*f));
+	struct err err;
+
+	assert_non_null(f);
+	assert_int_equal(testdir_make(name, f->dir, sizeof(f->dir)), 0);
+	assert_int_equal(store_open(f->dir, &f->store, &err), 0);
+	assert_int_equal(store_user_open(f->store, user, &f->user, &err), 0);
+	*state = f;
+	return 0;
+}
+
+int
+store_fixture_teardown(void **state)
+{
+	struct store_fixture *f = *state;
+
+	store_user_close(&f->user);
+	store_close(&f->store);
+	testdir_remove(f->dir);
+	free(f);
+	return 0;
+}

@@ -1,0 +1,31 @@
+/*
+ * fixtures: cmocka setup/teardown pairs that several unit tests share: a
+ * fresh data directory with an open accounts database, or with an open
+ * store and one user's mail.
+ */
+#ifndef POSTAMT_TESTS_FIXTURES_H
+#define POSTAMT_TESTS_FIXTURES_H
+
+#include "auth/auth.h"
+#include "store/store.h"
+
+struct auth_fixture {
+	char dir[64];
+	struct auth *auth;
+};
+
+/* *state becomes a struct auth_fixture in /tmp/postamt-NAME-XXXXXX. */
+int auth_fixture_setup(void **state, const char *name);
+int auth_fixture_teardown(void **state);
+
+struct store_fixture {
+	char dir[64];
+	struct store *store;
+	struct store_user *user;
+};
+
+/* *state becomes a struct store_fixture with user's mail open. */
+int store_fixture_setup(void **state, const char *name, const char *user);
+int store_fixture_teardown(void **state);
+
+#endif
