@@ -115,9 +115,42 @@ blob_rename(const char *from, const char *to)
 	return rename(from, to) < 0 ? errno : 0;
 }
 
-/* Writes tmp.<random>, renamed to <id_r>; fsynced if sync. */
+/*
+ * Writes a blob in place under its final name, never fsynced: for group
+ * commit, where store_blob_sync_all() makes it durable before any index
+ * row names it.  No tmp file and rename are needed there: the index commit
+ * is the atomic step, and a crash before it leaves a file no row names (an
+ * orphan, collected by embedded_blob_gc() once old), complete or not.
+ * O_EXCL: two random 128-bit ids do not collide, but if they ever did, an
+ * existing message must not be overwritten.
+ */
 static int
-blob_write(const char *dir, const void *data, size_t len, bool sync,
+blob_write_in_place(const char *dir, const void *data, size_t len,
+                    char id_r[STORE_BLOB_ID_SIZE], struct err *err)
+{
+	char path[4096];
+	int fd, e;
+
+	if (blob_random_id(id_r) < 0)
+		return err_set(err, ERR_TEMP, "store: no random bytes");
+	if (blob_path(path, sizeof(path), dir, "", id_r) < 0)
+		return err_set(err, ERR_IO, "store: path too long: %s", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return blob_errno(errno, "create", path, err);
+	e = blob_write_all(fd, data, len, false);
+	if (close(fd) < 0 && e == 0)
+		e = errno;
+	if (e != 0) {
+		unlink(path);
+		return blob_errno(e, "write", path, err);
+	}
+	return 0;
+}
+
+/* Writes tmp.<random>, renamed to <id_r> and fsynced. */
+static int
+blob_write(const char *dir, const void *data, size_t len,
            char id_r[STORE_BLOB_ID_SIZE], struct err *err)
 {
 	char tmp_id[STORE_BLOB_ID_SIZE], tmp[4096], final[4096];
@@ -131,7 +164,7 @@ blob_write(const char *dir, const void *data, size_t len, bool sync,
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return blob_errno(errno, "create", tmp, err);
-	e = blob_write_all(fd, data, len, sync);
+	e = blob_write_all(fd, data, len, true);
 	if (close(fd) < 0 && e == 0)
 		e = errno;
 	if (e != 0) {
@@ -149,7 +182,7 @@ int
 store_blob_write_file(const char *dir, const void *data, size_t len,
                       char id_r[STORE_BLOB_ID_SIZE], struct err *err)
 {
-	return blob_write(dir, data, len, false, id_r, err);
+	return blob_write_in_place(dir, data, len, id_r, err);
 }
 
 int
@@ -176,7 +209,7 @@ store_blob_write(const char *dir, const void *data, size_t len,
 {
 	int e;
 
-	if (blob_write(dir, data, len, true, id_r, err) < 0)
+	if (blob_write(dir, data, len, id_r, err) < 0)
 		return -1;
 	if ((e = blob_sync_dir(dir)) != 0) {
 		store_blob_unlink(dir, id_r);

@@ -42,15 +42,8 @@ struct emb_cache_row {
 	int64_t sent_date, sent_day;
 };
 
-static const char emb_cache_insert_sql[] =
-    "INSERT INTO msg_cache(blob, envelope, bodystructure, body,"
-    " base_subject, from_mailbox, to_mailbox, cc_mailbox, from_display,"
-    " to_display, message_id, in_reply_to, refs, t_hdr, t_body, sent_date,"
-    " sent_day) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
-    " ?13, ?14, ?15, ?16, ?17) ON CONFLICT(blob) DO NOTHING";
-
 static void
-emb_cache_row_free(struct emb_cache_row *r)
+emb_cache_row_clear(struct emb_cache_row *r)
 {
 	for (size_t i = 0; i < ECC_COUNT; i++)
 		buf_free(&r->col[i]);
@@ -123,15 +116,15 @@ emb_cache_compute(struct emb_cache_row *r, const void *data, size_t len)
 	return rc < 0 ? -1 : 0;
 }
 
-static int
-emb_cache_insert(struct embedded_user *u, const char *blob,
-                 const struct emb_cache_row *r, struct err *err)
+int
+embedded_cache_put(struct embedded_user *u, const char *blob,
+                   const struct emb_cache_row *r, struct err *err)
 {
 	sqlite3_stmt *st;
-	int rc = sqlite3_prepare_v2(u->db, emb_cache_insert_sql, -1, &st, NULL);
+	int rc;
 
-	if (rc != SQLITE_OK)
-		return embedded_db_error(u, rc, "cache insert", err);
+	if (embedded_stmt(u, EMB_CACHE_INSERT, &st, err) < 0)
+		return -1;
 	sqlite3_bind_text(st, 1, blob, -1, SQLITE_STATIC);
 	for (size_t i = 0; i < ECC_COUNT; i++)
 		sqlite3_bind_text(st, (int)i + 2, buf_cstr(&r->col[i]),
@@ -141,10 +134,35 @@ emb_cache_insert(struct embedded_user *u, const char *blob,
 		sqlite3_bind_int64(st, ECC_COUNT + 3, r->sent_day);
 	}
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	/* The bound buffers belong to the caller: unbind before they go. */
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
 	return rc == SQLITE_DONE
 	           ? 0
 	           : embedded_db_error(u, rc, "cache insert", err);
+}
+
+struct emb_cache_row *
+embedded_cache_compute(const void *data, size_t len)
+{
+	struct emb_cache_row *r = calloc(1, sizeof(*r));
+
+	if (r == NULL)
+		return NULL;
+	if (emb_cache_compute(r, data, len) < 0) {
+		embedded_cache_row_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+void
+embedded_cache_row_free(struct emb_cache_row *r)
+{
+	if (r == NULL)
+		return;
+	emb_cache_row_clear(r);
+	free(r);
 }
 
 /* Adds the row of blob from the message bytes (no-op if it exists). */
@@ -157,11 +175,11 @@ emb_cache_add_blob(struct embedded_user *u, const char *blob, const void *data,
 
 	memset(&r, 0, sizeof(r));
 	if (emb_cache_compute(&r, data, len) < 0) {
-		emb_cache_row_free(&r);
+		emb_cache_row_clear(&r);
 		return err_set(err, ERR_TEMP, "store: out of memory");
 	}
-	rc = emb_cache_insert(u, blob, &r, err);
-	emb_cache_row_free(&r);
+	rc = embedded_cache_put(u, blob, &r, err);
+	emb_cache_row_clear(&r);
 	return rc;
 }
 

@@ -31,6 +31,19 @@ int embedded_cache_add(struct embedded_user *u, int64_t mailbox_id,
                        struct err *err);
 
 /*
+ * The two halves of embedded_cache_add() for deliveries:
+ * embedded_cache_compute() parses a message (no database, any thread: the
+ * parse of each delivery runs on its own worker, not in the group commit
+ * leader's transaction) and returns its row, NULL if out of memory;
+ * embedded_cache_put() inserts it for blob inside the transaction that
+ * inserts the message row (a no-op if the blob has one: copies share it).
+ */
+struct emb_cache_row *embedded_cache_compute(const void *data, size_t len);
+int embedded_cache_put(struct embedded_user *u, const char *blob,
+                       const struct emb_cache_row *row, struct err *err);
+void embedded_cache_row_free(struct emb_cache_row *row);
+
+/*
  * Brings the cache up to date before a search or sort: gives every
  * message without a cache row (those that arrived before schema version
  * 3) one, if meta.cache_missing says there are any, and adds the rows

@@ -80,6 +80,12 @@ static const char *const emb_sql[EMB_STMT_COUNT] = {
                       "WHERE m.mailbox_id = ?1 AND m.uid = ?2",
     [EMB_MSG_IDS] = "SELECT blob, coalesce(savedate, internaldate) "
                     "FROM messages WHERE mailbox_id = ?1 AND uid = ?2",
+    [EMB_CACHE_INSERT] =
+        "INSERT INTO msg_cache(blob, envelope, bodystructure, body,"
+        " base_subject, from_mailbox, to_mailbox, cc_mailbox, from_display,"
+        " to_display, message_id, in_reply_to, refs, t_hdr, t_body, sent_date,"
+        " sent_day) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
+        " ?13, ?14, ?15, ?16, ?17) ON CONFLICT(blob) DO NOTHING",
 };
 
 /*

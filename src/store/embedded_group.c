@@ -1,13 +1,13 @@
 /*
  * embedded_group: group commit of deliveries (issue 3, "Durability").
  *
- * A delivery costs three fsyncs: its blob file, the blob directory (for
- * the rename) and the index's WAL (synchronous=FULL).  Only the first is
- * per message.  Deliveries on worker threads write and fsync their blob
- * files in parallel, then queue here; the first to find no commit running
- * becomes the leader: it takes every queued delivery of the user, fsyncs
- * the directory once, adds every row in one transaction, publishes the
- * changes under the change lock and wakes the others.  Deliveries that
+ * Alone, a delivery costs three fsyncs: its blob file, the blob directory
+ * and the index's WAL (synchronous=FULL).  Deliveries on worker threads
+ * parse their message and write their blob file in parallel (nothing
+ * fsynced), then queue here; the first to find no commit running becomes
+ * the leader: it takes every queued delivery of the user, makes their
+ * blobs durable with one syncfs(), adds every row in one transaction,
+ * publishes the changes under the change lock and wakes the others.  Deliveries that
  * arrive meanwhile form the next group.  Nothing returns 0 before its row
  * is committed.
  *
@@ -31,6 +31,7 @@ struct emb_pending {
 	const char *mailbox;
 	const struct store_append *msg;
 	const char *blob;
+	const struct emb_cache_row *cache;
 	uint64_t quota_bytes, quota_messages;
 	/* Filled by the leader. */
 	bool done;
@@ -96,8 +97,9 @@ emb_group_row(struct embedded_user *u, struct emb_pending *p)
 		return;
 	}
 	p->rc =
-	    embedded_append_row(u, p->mailbox, p->blob, p->msg, p->quota_bytes,
-	                        p->quota_messages, &p->c, &p->err);
+	    embedded_append_row(u, p->mailbox, p->blob, p->msg, p->cache,
+	                        p->quota_bytes, p->quota_messages, &p->c,
+	                        &p->err);
 	if (p->rc < 0)
 		emb_group_exec(u, "ROLLBACK TO emb_row", NULL);
 	if (emb_group_exec(u, "RELEASE emb_row", p->rc < 0 ? NULL : &p->err) <
@@ -172,6 +174,7 @@ emb_group_lead(struct emb_group *g, struct embedded_user *u)
 int
 embedded_group_append(struct embedded_user *u, const char *mailbox,
                       const struct store_append *msg, const char *blob,
+                      const struct emb_cache_row *cache,
                       struct emb_counters *c_r, struct err *err)
 {
 	struct emb_group *g = u->base.shared->backend;
@@ -180,6 +183,7 @@ embedded_group_append(struct embedded_user *u, const char *mailbox,
 	    .mailbox = mailbox,
 	    .msg = msg,
 	    .blob = blob,
+	    .cache = cache,
 	    .quota_bytes = u->base.quota_bytes,
 	    .quota_messages = u->base.quota_messages,
 	};

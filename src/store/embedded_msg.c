@@ -124,7 +124,7 @@ embedded_quota_check(struct embedded_user *u, uint64_t bytes, uint64_t messages,
 int
 embedded_append_row(struct embedded_user *u, const char *mailbox,
                     const char *blob, const struct store_append *msg,
-                    uint64_t quota_bytes, uint64_t quota_messages,
+                    const struct emb_cache_row *cache, uint64_t quota_bytes, uint64_t quota_messages,
                     struct emb_counters *c, struct err *err)
 {
 	struct emb_counters next;
@@ -141,8 +141,7 @@ embedded_append_row(struct embedded_user *u, const char *mailbox,
 	next.modseq = c->modseq + 1;
 	if (embedded_msg_insert(u, c, blob, msg->len, msg->flags,
 	                        msg->internaldate, err) < 0 ||
-	    embedded_cache_add(u, c->id, (uint32_t)c->uidnext, msg->data,
-	                       msg->len, err) < 0)
+	    embedded_cache_put(u, blob, cache, err) < 0)
 		return -1;
 	return embedded_counters_set(u, &next, err);
 }
@@ -169,7 +168,8 @@ embedded_append_publish(struct embedded_user *u, const char *mailbox,
  */
 static int
 emb_append_index(struct embedded_user *u, const char *mailbox, const char *blob,
-                 const struct store_append *msg, struct emb_counters *c,
+                 const struct store_append *msg,
+                 const struct emb_cache_row *cache, struct emb_counters *c,
                  struct err *err)
 {
 	int rc = -1;
@@ -177,8 +177,9 @@ emb_append_index(struct embedded_user *u, const char *mailbox, const char *blob,
 	store_change_lock(&u->base);
 	if (embedded_run(u, EMB_BEGIN_IMMEDIATE, err) < 0)
 		goto out;
-	if (embedded_append_row(u, mailbox, blob, msg, u->base.quota_bytes,
-	                        u->base.quota_messages, c, err) < 0 ||
+	if (embedded_append_row(u, mailbox, blob, msg, cache,
+	                        u->base.quota_bytes, u->base.quota_messages, c,
+	                        err) < 0 ||
 	    embedded_run(u, EMB_COMMIT, err) < 0) {
 		embedded_rollback(u);
 		goto out;
@@ -213,7 +214,8 @@ emb_quota_precheck(struct embedded_user *u, size_t len, struct err *err)
  */
 static int
 emb_append_commit(struct embedded_user *u, const char *mailbox,
-                  const struct store_append *m, char *blob,
+                  const struct store_append *m,
+                  const struct emb_cache_row *cache, char *blob,
                   struct emb_counters *c, struct err *err)
 {
 	int rc;
@@ -222,12 +224,12 @@ emb_append_commit(struct embedded_user *u, const char *mailbox,
 		if (store_blob_write(u->blob_dir, m->data, m->len, blob, err) <
 		    0)
 			return -1;
-		rc = emb_append_index(u, mailbox, blob, m, c, err);
+		rc = emb_append_index(u, mailbox, blob, m, cache, c, err);
 	} else {
 		if (store_blob_write_file(u->blob_dir, m->data, m->len, blob,
 		                          err) < 0)
 			return -1;
-		rc = embedded_group_append(u, mailbox, m, blob, c, err);
+		rc = embedded_group_append(u, mailbox, m, blob, cache, c, err);
 	}
 	/* Not committed: the blob must not outlive the failure. */
 	if (rc < 0)
@@ -243,13 +245,22 @@ embedded_append(struct store_user *pub, const char *mailbox,
 	struct embedded_user *u = embedded_user_of(pub);
 	struct store_append m = *msg;
 	char blob[STORE_BLOB_ID_SIZE];
+	struct emb_cache_row *cache;
 	struct emb_counters c;
+	int rc;
 
 	if (m.internaldate == 0)
 		m.internaldate = (int64_t)time(NULL);
 	m.flags &= STORE_FLAG_ALL;
-	if (emb_quota_precheck(u, m.len, err) < 0 ||
-	    emb_append_commit(u, mailbox, &m, blob, &c, err) < 0)
+	if (emb_quota_precheck(u, m.len, err) < 0)
+		return -1;
+	/* Parsed here, before any lock: deliveries parse in parallel. */
+	cache = embedded_cache_compute(m.data, m.len);
+	if (cache == NULL)
+		return err_set(err, ERR_TEMP, "store: out of memory");
+	rc = emb_append_commit(u, mailbox, &m, cache, blob, &c, err);
+	embedded_cache_row_free(cache);
+	if (rc < 0)
 		return -1;
 	if (uidvalidity_r != NULL)
 		*uidvalidity_r = (uint32_t)c.uidvalidity;

@@ -3,8 +3,8 @@
  * user plus one immutable blob file per message).
  *
  *   DATA/users/<shard>/<user>/index.db   mailboxes, messages, expunged
- *   DATA/users/<shard>/<user>/blobs/     <32 hex digits>, tmp.<hex> while
- *                                        being written
+ *   DATA/users/<shard>/<user>/blobs/     <32 hex digits>; tmp.<hex> while
+ *                                        store_blob_write() writes one
  */
 #ifndef POSTAMT_STORE_EMBEDDED_PRIVATE_H
 #define POSTAMT_STORE_EMBEDDED_PRIVATE_H
@@ -47,6 +47,7 @@ enum emb_stmt {
 	EMB_MSG_MOVE_ALL,
 	EMB_CACHE_GET, /* embedded_cache.c: FETCH's cached strings */
 	EMB_MSG_IDS,   /* embedded_keywords.c: EMAILID, SAVEDATE */
+	EMB_CACHE_INSERT, /* embedded_cache.c: a message's cache row */
 	EMB_STMT_COUNT
 };
 
@@ -240,12 +241,13 @@ int store_blob_write(const char *dir, const void *data, size_t len,
 
 /*
  * The two halves of store_blob_write(), for group commit: the file is
- * written and renamed, its writeback started but not waited for; then one
+ * written under its final name (no tmp file, no rename: the index commit
+ * is the atomic step), its writeback started but not waited for; then one
  * store_blob_sync_all() (syncfs() of the file system) makes the content
- * and the name of every blob written before it durable: one journal
- * commit and one cache flush for the whole group instead of two fsyncs
- * per message.  Until then no index row may name the blob (a crash leaves
- * an orphan, collected later).  Same errors.
+ * and the name of every blob written before it durable: one cache flush
+ * for the whole group instead of two fsyncs per message.  Until then no
+ * index row may name the blob (a crash leaves an orphan, whole or not,
+ * collected later).  Same errors.
  */
 int store_blob_write_file(const char *dir, const void *data, size_t len,
                           char id_r[STORE_BLOB_ID_SIZE], struct err *err);
@@ -270,12 +272,15 @@ int store_blob_clean(const char *dir, time_t now, time_t max_age);
  *
  * embedded_append_row() adds the row of one message whose blob is durable,
  * inside a transaction: mailbox counters, the given quota limits (0: none,
- * ERR_QUOTA), the UID limit (ERR_LIMIT), the row and its cache.  *c gets
+ * ERR_QUOTA), the UID limit (ERR_LIMIT), the row and its cache (computed
+ * before by embedded_cache_compute(), outside the transaction).  *c gets
  * the counters before the insert (its UID is c->uidnext, its mod-sequence
  * c->modseq + 1).
  */
+struct emb_cache_row;
 int embedded_append_row(struct embedded_user *u, const char *mailbox,
                         const char *blob, const struct store_append *msg,
+                        const struct emb_cache_row *cache,
                         uint64_t quota_bytes, uint64_t quota_messages,
                         struct emb_counters *c, struct err *err);
 
@@ -308,6 +313,7 @@ void embedded_group_free(struct store_shared *sh);
  */
 int embedded_group_append(struct embedded_user *u, const char *mailbox,
                           const struct store_append *msg, const char *blob,
+                          const struct emb_cache_row *cache,
                           struct emb_counters *c_r, struct err *err);
 
 /*
