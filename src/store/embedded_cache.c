@@ -285,75 +285,6 @@ fail:
 	return -1;
 }
 
-/*
- * Adds to msg_text the rows above meta.fts_upto, up to max per
- * transaction; *done_r when none is left.
- */
-int
-embedded_cache_index_some(struct embedded_user *u, size_t max, bool *done_r,
-                          struct err *err)
-{
-	static const char sql[] =
-	    "INSERT INTO msg_text(rowid, t_hdr, t_body) SELECT id, t_hdr, "
-	    "t_body FROM msg_cache WHERE id > ?1 ORDER BY id LIMIT ?2 "
-	    "RETURNING rowid";
-	int64_t upto, last;
-	sqlite3_stmt *st = NULL;
-	size_t n = 0;
-	int rc;
-
-	if (embedded_run(u, EMB_BEGIN_IMMEDIATE, err) < 0)
-		return -1;
-	if (embedded_meta_get(u, "fts_upto", &upto, err) < 0)
-		goto fail;
-	last = upto;
-	rc = sqlite3_prepare_v2(u->db, sql, -1, &st, NULL);
-	if (rc != SQLITE_OK) {
-		embedded_db_error(u, rc, "index", err);
-		goto fail;
-	}
-	sqlite3_bind_int64(st, 1, upto);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		int64_t id = sqlite3_column_int64(st, 0);
-
-		last = id > last ? id : last;
-		n++;
-	}
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
-		embedded_db_error(u, rc, "index", err);
-		goto fail;
-	}
-	if ((n > 0 && embedded_meta_set(u, "fts_upto", last, err) < 0) ||
-	    embedded_run(u, EMB_COMMIT, err) < 0)
-		goto fail;
-	*done_r = n < max;
-	return 0;
-fail:
-	embedded_rollback(u);
-	return -1;
-}
-
-/* True if rows wait for the full-text index (a cheap read). */
-static bool
-emb_cache_index_pending(struct embedded_user *u)
-{
-	sqlite3_stmt *st;
-	bool pending = true;
-
-	if (sqlite3_prepare_v2(u->db,
-	                       "SELECT (SELECT coalesce(max(id), 0) FROM "
-	                       "msg_cache) > (SELECT value FROM meta WHERE "
-	                       "key = 'fts_upto')",
-	                       -1, &st, NULL) != SQLITE_OK)
-		return true;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		pending = sqlite3_column_int(st, 0) != 0;
-	sqlite3_finalize(st);
-	return pending;
-}
-
 int
 embedded_cache_fill(struct embedded_user *u, struct err *err)
 {
@@ -365,7 +296,7 @@ embedded_cache_fill(struct embedded_user *u, struct err *err)
 	while (missing != 0 && !done)
 		if (emb_cache_fill_batch(u, &done, err) < 0)
 			return -1;
-	done = !emb_cache_index_pending(u);
+	done = !embedded_fts_pending(u);
 	while (!done)
 		if (embedded_cache_index_some(u, EMB_CACHE_FTS_BATCH, &done,
 		                              err) < 0)

@@ -54,12 +54,21 @@ void embedded_cache_row_free(struct emb_cache_row *row);
 int embedded_cache_fill(struct embedded_user *u, struct err *err);
 
 /*
- * Adds up to max rows above meta.fts_upto to the full-text index in one
- * transaction; *done_r when none is left (the background indexer,
- * embedded_indexer.c, and embedded_cache_fill()).
+ * The full-text index in fts.db (embedded_fts.c).  embedded_fts_attach()
+ * attaches it to u's connection as "fts" (creating or rebuilding it if
+ * needed; a no-op if attached; never inside a transaction);
+ * embedded_fts_detach() gives its descriptors back.
+ * embedded_cache_index_some() adds up to max msg_cache rows above
+ * fts.meta.fts_upto and forgets deleted ones, in one fts.db transaction;
+ * *done_r when none is left (the background indexer, embedded_indexer.c,
+ * and embedded_cache_fill()).  embedded_fts_pending() is true if rows
+ * wait (or on any error).
  */
+int embedded_fts_attach(struct embedded_user *u, struct err *err);
+void embedded_fts_detach(struct embedded_user *u);
 int embedded_cache_index_some(struct embedded_user *u, size_t max, bool *done_r,
                               struct err *err);
+bool embedded_fts_pending(struct embedded_user *u);
 
 /*
  * Case-insensitive substring tests of embedded_match.c: needle in text,

@@ -80,6 +80,8 @@ static const char *const emb_sql[EMB_STMT_COUNT] = {
                       "WHERE m.mailbox_id = ?1 AND m.uid = ?2",
     [EMB_MSG_IDS] = "SELECT blob, coalesce(savedate, internaldate) "
                     "FROM messages WHERE mailbox_id = ?1 AND uid = ?2",
+    [EMB_SYNC_NORMAL] = "PRAGMA synchronous = NORMAL",
+    [EMB_SYNC_FULL] = "PRAGMA synchronous = FULL",
     [EMB_CACHE_INSERT] =
         "INSERT INTO msg_cache(blob, envelope, bodystructure, body,"
         " base_subject, from_mailbox, to_mailbox, cc_mailbox, from_display,"
@@ -209,6 +211,25 @@ static const char emb_schema_v4[] =
     " name TEXT NOT NULL UNIQUE COLLATE NOCASE);"
     "ALTER TABLE messages ADD COLUMN savedate INTEGER;"
     "UPDATE messages SET savedate = internaldate;";
+
+/*
+ * Version 5: the full-text index moves to fts.db (embedded_fts.c), where
+ * indexing holds its own write lock, not the deliveries'.  A deleted
+ * cache row's text waits in fts_gone until fts.db has forgotten it.
+ */
+static const char emb_schema_v5[] =
+    "DROP TABLE IF EXISTS msg_text;"
+    "DROP TRIGGER IF EXISTS msg_cache_del;"
+    "CREATE TABLE fts_gone ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " cache_id INTEGER NOT NULL,"
+    " t_hdr TEXT NOT NULL,"
+    " t_body TEXT NOT NULL);"
+    "CREATE TRIGGER msg_cache_del AFTER DELETE ON msg_cache BEGIN"
+    " INSERT INTO fts_gone(cache_id, t_hdr, t_body)"
+    "  VALUES (OLD.id, OLD.t_hdr, OLD.t_body); END;"
+    "DELETE FROM meta WHERE key = 'fts_upto';"
+    "INSERT OR IGNORE INTO meta VALUES ('fts_epoch', 0);";
 
 /*
  * The default mailboxes (RFC 6154 special-use).  UIDVALIDITY comes from the
@@ -366,6 +387,8 @@ emb_schema_create(struct embedded_user *u, struct err *err)
 		goto fail;
 	if (version < 4 && emb_exec(u, emb_schema_v4, err) < 0)
 		goto fail;
+	if (version < 5 && emb_exec(u, emb_schema_v5, err) < 0)
+		goto fail;
 	if (version < EMB_SCHEMA_VERSION) {
 		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",
 		         EMB_SCHEMA_VERSION);
@@ -380,9 +403,8 @@ fail:
 	return -1;
 }
 
-/* Creates index.db mode 0600 first: SQLite would honour only the umask. */
-static int
-emb_create_file(const char *path, struct err *err)
+int
+embedded_db_create_file(const char *path, struct err *err)
 {
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 
@@ -401,7 +423,7 @@ embedded_db_open(struct embedded_user *u, struct err *err)
 
 	if (buf_printf(&path, "%s/index.db", u->dir) < 0)
 		return err_set(err, ERR_TEMP, "store: out of memory");
-	if (emb_create_file(buf_cstr(&path), err) < 0) {
+	if (embedded_db_create_file(buf_cstr(&path), err) < 0) {
 		buf_free(&path);
 		return -1;
 	}

@@ -6,18 +6,22 @@
  * parse their message and write their blob file in parallel (nothing
  * fsynced), then queue here; the first to find no commit running becomes
  * the leader: it takes every queued delivery of the user, makes their
- * blobs durable with one syncfs(), adds every row in one transaction,
- * publishes the changes under the change lock and wakes the others.  Deliveries that
+ * blobs durable with one syncfs(), adds every row in one transaction
+ * committed without an fsync (synchronous=NORMAL), makes that durable
+ * with a second syncfs(), publishes the changes under the change lock and
+ * wakes the others.  Deliveries that
  * arrive meanwhile form the next group.  Nothing returns 0 before its row
  * is committed.
  *
  * The leader uses its own handle (and SQLite connection) for the rows of
  * the others: their handles are idle, their threads wait for the result.
  *
- * The blob stage is shared by every user: syncfs() covers the whole file
- * system, so the leaders of several users' groups that need it at the same
- * time share one (embedded_sync_blobs()); only the index commit is per
- * user (one SQLite database each).
+ * Both syncfs() stages are shared by every user: syncfs() covers the
+ * whole file system, so the leaders of several users' groups that need it
+ * at the same time share one (embedded_sync_blobs()): a hundred users'
+ * deliveries at once cost a few cache flushes, not a WAL fsync each.  The
+ * order stays what durability needs: blobs durable, then the rows naming
+ * them written, then those durable, then the reply.
  */
 #include "store/embedded_private.h"
 
@@ -133,7 +137,8 @@ emb_group_commit(struct embedded_user *u, struct emb_pending *batch)
 		return;
 	}
 	store_change_lock(&u->base);
-	if (embedded_run(u, EMB_BEGIN_IMMEDIATE, &err) < 0) {
+	if (embedded_run(u, EMB_SYNC_NORMAL, &err) < 0 ||
+	    embedded_run(u, EMB_BEGIN_IMMEDIATE, &err) < 0) {
 		emb_group_fail(batch, &err);
 		goto out;
 	}
@@ -144,12 +149,22 @@ emb_group_commit(struct embedded_user *u, struct emb_pending *batch)
 		emb_group_fail(batch, &err);
 		goto out;
 	}
+	if (embedded_sync_blobs(u->base.store, u->blob_dir, &err) < 0) {
+		/* Committed, maybe not durable: refuse, keep the blobs. */
+		for (struct emb_pending *p = batch; p != NULL; p = p->next)
+			if (p->rc == 0) {
+				p->err = err;
+				p->rc = -2;
+			}
+		goto out;
+	}
 	for (struct emb_pending *p = batch; p != NULL; p = p->next)
 		if (p->rc == 0)
 			embedded_append_publish(p->u, p->mailbox, p->msg,
 			                        &p->c);
 	embedded_indexer_kick(u->base.store, u->base.address);
 out:
+	embedded_run(u, EMB_SYNC_FULL, NULL);
 	store_change_unlock(&u->base);
 }
 
@@ -204,7 +219,7 @@ embedded_group_append(struct embedded_user *u, const char *mailbox,
 	if (me.rc < 0) {
 		if (err != NULL)
 			*err = me.err;
-		return -1;
+		return me.rc;
 	}
 	*c_r = me.c;
 	return 0;

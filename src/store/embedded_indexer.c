@@ -3,10 +3,10 @@
  * (issue 3: "an FTS5 trigram index filled at delivery").
  *
  * Tokenising costs about 0.5 ms of CPU per message, more than the rest of
- * a delivery, so it stays out of the delivery transaction (schema version
- * 3, embedded_db.c).  Instead every committed delivery names its user
- * here, and one background thread per store indexes that user's new rows
- * in small transactions with its own handle, in the gaps between
+ * a delivery, so it stays out of the delivery transaction and out of
+ * index.db (fts.db, embedded_fts.c).  Instead every committed delivery
+ * names its user here, and one background thread per store indexes that
+ * user's new rows in batches with its own handle, in the gaps between
  * deliveries: it starts once no delivery has come for
  * EMB_INDEXER_DELAY_MS and stops after the batch running when the next
  * one commits (measured: indexing alongside a saturating burst halved
@@ -32,10 +32,11 @@
 /* Quiet time (no delivery of any user) before the indexer starts. */
 #define EMB_INDEXER_DELAY_MS 20
 /*
- * Rows per transaction: each holds the user's write lock (deliveries
- * wait) for about 0.5 ms per row.
+ * Rows per transaction (about 0.5 ms of CPU each): FTS5 writes a segment
+ * per commit, so small batches cost more in all.  The transaction holds
+ * fts.db's write lock only (embedded_fts.c): deliveries do not wait.
  */
-#define EMB_INDEXER_BATCH 32
+#define EMB_INDEXER_BATCH 200
 /*
  * Deliveries without a quiet gap after which the indexer runs anyway (to
  * the end, not stepping aside): bounds what a search finds unindexed
@@ -95,13 +96,6 @@ indexer_run_user(struct store *s, const char *address, uint64_t seen)
 		log_warn("store: indexer: %s", err.msg);
 		return;
 	}
-	/*
-	 * No fsync per batch: a crash can lose only index rows together
-	 * with their watermark (one transaction), and they are indexed
-	 * again.  Deliveries keep synchronous=FULL on their own handles.
-	 */
-	sqlite3_exec(embedded_user_of(pub)->db, "PRAGMA synchronous=NORMAL",
-	             NULL, NULL, NULL);
 	while (!done && !indexer_interrupted(s->indexer, seen))
 		if (embedded_cache_index_some(embedded_user_of(pub),
 		                              EMB_INDEXER_BATCH, &done,

@@ -232,9 +232,9 @@ emb_append_commit(struct embedded_user *u, const char *mailbox,
 		rc = embedded_group_append(u, mailbox, m, blob, cache, c, err);
 	}
 	/* Not committed: the blob must not outlive the failure. */
-	if (rc < 0)
+	if (rc == -1)
 		store_blob_unlink(u->blob_dir, blob);
-	return rc;
+	return rc < 0 ? -1 : 0;
 }
 
 int

@@ -3,6 +3,7 @@
  * user plus one immutable blob file per message).
  *
  *   DATA/users/<shard>/<user>/index.db   mailboxes, messages, expunged
+ *   DATA/users/<shard>/<user>/fts.db     the full-text index (embedded_fts.c)
  *   DATA/users/<shard>/<user>/blobs/     <32 hex digits>; tmp.<hex> while
  *                                        store_blob_write() writes one
  */
@@ -48,6 +49,8 @@ enum emb_stmt {
 	EMB_CACHE_GET, /* embedded_cache.c: FETCH's cached strings */
 	EMB_MSG_IDS,   /* embedded_keywords.c: EMAILID, SAVEDATE */
 	EMB_CACHE_INSERT, /* embedded_cache.c: a message's cache row */
+	EMB_SYNC_NORMAL,  /* embedded_group.c: the WAL not fsynced by COMMIT */
+	EMB_SYNC_FULL,
 	EMB_STMT_COUNT
 };
 
@@ -59,6 +62,7 @@ struct embedded_user {
 	sqlite3_stmt *stmt[EMB_STMT_COUNT];
 	/* Keyword names by bit (embedded_keywords.c), NULL if unknown. */
 	char *kw_names[32];
+	bool fts_attached; /* fts.db attached as "fts" (embedded_fts.c) */
 };
 
 /* A blob id: 128 random bits as 32 lower-case hex digits, plus NUL. */
@@ -68,7 +72,7 @@ struct embedded_user {
 #define STORE_BLOB_TMP_MAX_AGE (15 * 60)
 
 /* Schema version kept in PRAGMA user_version. */
-#define EMB_SCHEMA_VERSION 4 /* embedded_db.c: v4 adds keywords, savedate */
+#define EMB_SCHEMA_VERSION 5 /* embedded_db.c: v5 moves msg_text to fts.db */
 
 /*
  * Orphan blobs (no row names them) younger than this may belong to a
@@ -115,6 +119,12 @@ int embedded_db_open(struct embedded_user *u, struct err *err);
  */
 int embedded_stmt(struct embedded_user *u, enum emb_stmt id,
                   sqlite3_stmt **st_r, struct err *err);
+
+/*
+ * Creates a database file (if absent) mode 0600 before SQLite opens it:
+ * SQLite would honour only the umask.
+ */
+int embedded_db_create_file(const char *path, struct err *err);
 
 /* Runs one statement without results (BEGIN, COMMIT ...). */
 int embedded_run(struct embedded_user *u, enum emb_stmt id, struct err *err);
@@ -307,9 +317,10 @@ void embedded_group_free(struct store_shared *sh);
  * directory) together with the other deliveries of the user waiting at the
  * same time: the first to arrive fsyncs the blob directory once, adds
  * every waiting row in one transaction, publishes their changes and wakes
- * the others.  Returns 0 when the row is committed, with *c_r as
- * embedded_append_row() gives it; -1 with *err filled otherwise (the
- * caller then removes the blob).
+ * the others.  Returns 0 when the row is committed and durable, with *c_r
+ * as embedded_append_row() gives it; -1 with *err filled otherwise (the
+ * caller then removes the blob); -2 with *err if the row was committed
+ * but could not be made durable (the blob must stay: a row names it).
  */
 int embedded_group_append(struct embedded_user *u, const char *mailbox,
                           const struct store_append *msg, const char *blob,

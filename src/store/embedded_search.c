@@ -5,7 +5,7 @@
  * msg_cache c.  Flags, dates, sizes, mod-sequences and UID ranges are
  * integer comparisons written into the SQL as numbers (they come from the
  * tree as integers, never as text).  Text keys are bound parameters: an
- * FTS5 MATCH on the trigram index msg_text with the value as one quoted
+ * FTS5 MATCH on the trigram index fts.msg_text (embedded_fts.c) with the value as one quoted
  * phrase (a '"' in it doubled), so user text is always a value, never SQL
  * or FTS syntax; the trigram index finds case-insensitive substrings of 3
  * or more characters.  HEADER-type keys then confirm in which field the
@@ -136,7 +136,7 @@ ss_prefilter(struct ss_build *b, const char *column, const char *value)
 		return buf_append_str(&b->sql, "1");
 	if (!ss_trigram_ok(value))
 		return ss_scan(b, column != NULL ? column : "t_hdr", value);
-	if (buf_append_str(&b->sql, "c.id IN (SELECT rowid FROM msg_text "
+	if (buf_append_str(&b->sql, "c.id IN (SELECT rowid FROM fts.msg_text "
 	                            "WHERE msg_text MATCH ") < 0 ||
 	    ss_fts_param(b, column, value) < 0)
 		return -1;

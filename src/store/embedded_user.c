@@ -2,6 +2,7 @@
  * embedded_user: the embedded backend's store and user lifecycle, and its
  * operations table.
  */
+#include "store/embedded_cache.h"
 #include "store/embedded_private.h"
 
 #include <errno.h>
@@ -149,6 +150,7 @@ emb_user_release_memory(struct store_user *pub)
 {
 	struct embedded_user *u = embedded_user_of(pub);
 
+	embedded_fts_detach(u);
 	sqlite3_db_release_memory(u->db);
 }
 

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "mime/mime.h"
 #include "store/embedded_cache.h"
@@ -477,9 +478,13 @@ test_cache_and_copy(void **state)
 	                 0);
 	/* The last row naming the blob took the cache row and its text. */
 	assert_int_equal(sql_int(f, "SELECT count(*) FROM msg_cache"), 3);
-	assert_int_equal(sql_int(f, "SELECT count(*) FROM msg_text "
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM fts_gone"), 1);
+	/* A search makes fts.db forget it (and empties fts_gone). */
+	assert_string_equal(text(f, SS_BODY, "köln"), "");
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM fts.msg_text "
 	                            "WHERE msg_text MATCH 'köln'"),
 	                 0);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM fts_gone"), 0);
 	assert_int_equal(
 	    sql_int(f, "SELECT value FROM meta WHERE key = 'cache_missing'"),
 	    0);
@@ -533,19 +538,64 @@ test_deferred_index(void **state)
 	add(f, "Subject: x\r\n\r\nunicorn one\r\n", 0, T0);
 	assert_int_equal(store_expunge(f->user, "INBOX", &uid5, 1, &err), 0);
 	add(f, "Subject: y\r\n\r\nunicorn two\r\n", 0, T0);
-	assert_int_equal(sql_int(f, "SELECT count(*) FROM msg_text WHERE "
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM fts.msg_text WHERE "
 	                            "msg_text MATCH 'unicorn'"),
 	                 0);
 	assert_string_equal(text(f, SS_BODY, "unicorn"), "6");
 	assert_int_equal(
-	    sql_int(f, "SELECT (SELECT value FROM meta WHERE key = 'fts_upto') "
-	               "= (SELECT max(id) FROM msg_cache)"),
+	    sql_int(f, "SELECT (SELECT value FROM fts.meta WHERE key = "
+	               "'fts_upto') = (SELECT max(id) FROM msg_cache)"),
 	    1);
+	/* Row 5 was deleted before it was indexed: nothing to forget. */
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM fts.msg_text WHERE "
+	                            "msg_text MATCH 'unicorn'"),
+	                 1);
 	assert_int_equal(sqlite3_exec(db,
-	                              "INSERT INTO msg_text(msg_text) "
+	                              "INSERT INTO fts.msg_text(msg_text) "
 	                              "VALUES ('integrity-check')",
 	                              NULL, NULL, NULL),
 	                 SQLITE_OK);
+}
+
+/*
+ * fts.db lost, or belonging to another index.db (its epoch differs, as
+ * after restoring index.db alone): rebuilt from msg_cache by the next
+ * search, never trusted.
+ */
+static void
+test_fts_rebuilt(void **state)
+{
+	struct fixture *f = *state;
+	struct embedded_user *u = (struct embedded_user *)f->user;
+	char path[4096];
+
+	assert_string_equal(text(f, SS_BODY, "zebra"), "1");
+	embedded_fts_detach(u);
+	assert_false(u->fts_attached);
+	snprintf(path, sizeof(path), "%s/fts.db", u->dir);
+	assert_int_equal(unlink(path), 0);
+	assert_string_equal(text(f, SS_BODY, "zebra"), "1");
+	assert_true(u->fts_attached);
+	/* A stale entry: if fts.db were trusted, message 1 would match. */
+	assert_int_equal(sqlite3_exec(u->db,
+	                              "INSERT INTO fts.msg_text(rowid, t_hdr, "
+	                              "t_body) VALUES (1, '', 'unicorn')",
+	                              NULL, NULL, NULL),
+	                 SQLITE_OK);
+	assert_string_equal(text(f, SS_BODY, "unicorn"), "1");
+	embedded_fts_detach(u);
+	assert_int_equal(sqlite3_exec(u->db,
+	                              "UPDATE meta SET value = 12345 WHERE "
+	                              "key = 'fts_epoch'",
+	                              NULL, NULL, NULL),
+	                 SQLITE_OK);
+	/* The next attach sees another epoch and empties fts.db. */
+	assert_int_equal(embedded_fts_attach(u, &(struct err){0}), 0);
+	assert_int_equal(sql_int(f, "SELECT value FROM fts.meta WHERE key = "
+	                            "'epoch'"),
+	                 12345);
+	assert_string_equal(text(f, SS_BODY, "unicorn"), "");
+	assert_string_equal(text(f, SS_BODY, "zebra"), "1");
 }
 
 static void
@@ -582,6 +632,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_fill, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_deferred_index, setup,
 	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_fts_rebuilt, setup, teardown),
 	    cmocka_unit_test(test_match_helpers),
 	};
 

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "store/embedded_cache.h"
 #include "store/embedded_private.h"
 #include "store/search.h"
 #include "store/store.h"
@@ -202,6 +203,26 @@ test_ids_savedate(void **state)
 	assert_string_not_equal(st1.mailboxid, st2.mailboxid);
 }
 
+/* fts.db's watermark, read on u's connection. */
+static int64_t
+fts_upto(struct embedded_user *u)
+{
+	sqlite3_stmt *st;
+	int64_t v = -1;
+	struct err err;
+
+	assert_int_equal(embedded_fts_attach(u, &err), 0);
+	assert_int_equal(sqlite3_prepare_v2(u->db,
+	                                    "SELECT value FROM fts.meta WHERE "
+	                                    "key = 'fts_upto'",
+	                                    -1, &st, NULL),
+	                 SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
 /* The indexer fills msg_text shortly after delivery, without a search. */
 static void
 test_background_index(void **state)
@@ -210,14 +231,12 @@ test_background_index(void **state)
 	struct embedded_user *u = embedded_user_of(f->user);
 	int64_t upto = 0;
 	uint32_t got;
-	struct err err;
 
 	for (int i = 0; i < 5; i++)
 		deliver(f, "INBOX", 0);
 	for (int i = 0; i < 200 && upto < 5; i++) {
 		usleep(10000);
-		assert_int_equal(embedded_meta_get(u, "fts_upto", &upto, &err),
-		                 0);
+		upto = fts_upto(u);
 	}
 	assert_int_equal(upto, 5);
 	assert_int_equal(search1(f, "INBOX", SS_BODY, "ZEBRAFISH", 0, &got), 5);

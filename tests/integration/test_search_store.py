@@ -117,9 +117,9 @@ def downgrade_to_schema_2(index):
     db = sqlite3.connect(index)
     db.executescript(
         "DROP TRIGGER messages_cache_del; DROP TRIGGER messages_cache_missing;"
-        "DROP TRIGGER messages_cache_gone; DROP TABLE msg_text;"
+        "DROP TRIGGER messages_cache_gone; DROP TABLE fts_gone;"
         "DROP TABLE msg_cache;"
-        "DELETE FROM meta WHERE key IN ('cache_missing', 'fts_upto');"
+        "DELETE FROM meta WHERE key IN ('cache_missing', 'fts_epoch');"
         "DROP TABLE keywords; ALTER TABLE messages DROP COLUMN savedate;"
         "PRAGMA user_version = 2;")
     db.commit()
