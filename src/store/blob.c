@@ -116,29 +116,20 @@ blob_rename(const char *from, const char *to)
 }
 
 /*
- * Writes a blob in place under its final name, never fsynced: for group
- * commit, where store_blob_sync_all() makes it durable before any index
- * row names it.  No tmp file and rename are needed there: the index commit
- * is the atomic step, and a crash before it leaves a file no row names (an
- * orphan, collected by embedded_blob_gc() once old), complete or not.
- * O_EXCL: two random 128-bit ids do not collide, but if they ever did, an
- * existing message must not be overwritten.
+ * Creates path (O_EXCL: two random 128-bit ids do not collide, but if
+ * they ever did, an existing message must not be overwritten) and writes
+ * all of data, fsynced if sync; removes it again on failure.
  */
 static int
-blob_write_in_place(const char *dir, const void *data, size_t len,
-                    char id_r[STORE_BLOB_ID_SIZE], struct err *err)
+blob_create(const char *path, const void *data, size_t len, bool sync,
+            struct err *err)
 {
-	char path[4096];
-	int fd, e;
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	int e;
 
-	if (blob_random_id(id_r) < 0)
-		return err_set(err, ERR_TEMP, "store: no random bytes");
-	if (blob_path(path, sizeof(path), dir, "", id_r) < 0)
-		return err_set(err, ERR_IO, "store: path too long: %s", dir);
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return blob_errno(errno, "create", path, err);
-	e = blob_write_all(fd, data, len, false);
+	e = blob_write_all(fd, data, len, sync);
 	if (close(fd) < 0 && e == 0)
 		e = errno;
 	if (e != 0) {
@@ -148,29 +139,41 @@ blob_write_in_place(const char *dir, const void *data, size_t len,
 	return 0;
 }
 
-/* Writes tmp.<random>, renamed to <id_r> and fsynced. */
+/*
+ * Writes a blob in place under its final name, never fsynced: for group
+ * commit, where store_blob_sync_all() makes it durable before any index
+ * row names it.  No tmp file and rename are needed there: the index commit
+ * is the atomic step, and a crash before it leaves a file no row names (an
+ * orphan, collected by embedded_blob_gc() once old), complete or not.
+ */
+static int
+blob_write_in_place(const char *dir, const void *data, size_t len,
+                    char id_r[STORE_BLOB_ID_SIZE], struct err *err)
+{
+	char path[4096];
+
+	if (blob_random_id(id_r) < 0)
+		return err_set(err, ERR_TEMP, "store: no random bytes");
+	if (blob_path(path, sizeof(path), dir, "", id_r) < 0)
+		return err_set(err, ERR_IO, "store: path too long: %s", dir);
+	return blob_create(path, data, len, false, err);
+}
+
+/* Writes tmp.<random>, fsynced, renamed to <id_r>. */
 static int
 blob_write(const char *dir, const void *data, size_t len,
            char id_r[STORE_BLOB_ID_SIZE], struct err *err)
 {
 	char tmp_id[STORE_BLOB_ID_SIZE], tmp[4096], final[4096];
-	int fd, e;
+	int e;
 
 	if (blob_random_id(tmp_id) < 0 || blob_random_id(id_r) < 0)
 		return err_set(err, ERR_TEMP, "store: no random bytes");
 	if (blob_path(tmp, sizeof(tmp), dir, "tmp.", tmp_id) < 0 ||
 	    blob_path(final, sizeof(final), dir, "", id_r) < 0)
 		return err_set(err, ERR_IO, "store: path too long: %s", dir);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return blob_errno(errno, "create", tmp, err);
-	e = blob_write_all(fd, data, len, true);
-	if (close(fd) < 0 && e == 0)
-		e = errno;
-	if (e != 0) {
-		unlink(tmp);
-		return blob_errno(e, "write", tmp, err);
-	}
+	if (blob_create(tmp, data, len, true, err) < 0)
+		return -1;
 	if ((e = blob_rename(tmp, final)) != 0) {
 		unlink(tmp);
 		return blob_errno(e, "rename", tmp, err);

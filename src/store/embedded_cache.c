@@ -42,13 +42,6 @@ struct emb_cache_row {
 	int64_t sent_date, sent_day;
 };
 
-static void
-emb_cache_row_clear(struct emb_cache_row *r)
-{
-	for (size_t i = 0; i < ECC_COUNT; i++)
-		buf_free(&r->col[i]);
-}
-
 /* A kept field of the root as raw bytes ("" if absent). */
 static int
 emb_cache_field(struct buf *out, const struct mime_part *root,
@@ -134,9 +127,7 @@ embedded_cache_put(struct embedded_user *u, const char *blob,
 		sqlite3_bind_int64(st, ECC_COUNT + 3, r->sent_day);
 	}
 	rc = sqlite3_step(st);
-	/* The bound buffers belong to the caller: unbind before they go. */
 	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
 	return rc == SQLITE_DONE
 	           ? 0
 	           : embedded_db_error(u, rc, "cache insert", err);
@@ -161,7 +152,8 @@ embedded_cache_row_free(struct emb_cache_row *r)
 {
 	if (r == NULL)
 		return;
-	emb_cache_row_clear(r);
+	for (size_t i = 0; i < ECC_COUNT; i++)
+		buf_free(&r->col[i]);
 	free(r);
 }
 
@@ -170,16 +162,13 @@ static int
 emb_cache_add_blob(struct embedded_user *u, const char *blob, const void *data,
                    size_t len, struct err *err)
 {
-	struct emb_cache_row r;
+	struct emb_cache_row *r = embedded_cache_compute(data, len);
 	int rc;
 
-	memset(&r, 0, sizeof(r));
-	if (emb_cache_compute(&r, data, len) < 0) {
-		emb_cache_row_clear(&r);
+	if (r == NULL)
 		return err_set(err, ERR_TEMP, "store: out of memory");
-	}
-	rc = embedded_cache_put(u, blob, &r, err);
-	emb_cache_row_clear(&r);
+	rc = embedded_cache_put(u, blob, r, err);
+	embedded_cache_row_free(r);
 	return rc;
 }
 

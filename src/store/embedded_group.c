@@ -9,16 +9,15 @@
  * blobs durable with one syncfs(), adds every row in one transaction
  * committed without an fsync (synchronous=NORMAL), makes that durable
  * with a second syncfs(), publishes the changes under the change lock and
- * wakes the others.  Deliveries that
- * arrive meanwhile form the next group.  Nothing returns 0 before its row
- * is committed.
+ * wakes the others.  Deliveries that arrive meanwhile form the next
+ * group.  Nothing returns 0 before its row is committed and durable.
  *
  * The leader uses its own handle (and SQLite connection) for the rows of
  * the others: their handles are idle, their threads wait for the result.
  *
  * Both syncfs() stages are shared by every user: syncfs() covers the
  * whole file system, so the leaders of several users' groups that need it
- * at the same time share one (embedded_sync_blobs()): a hundred users'
+ * at the same time share one (embedded_sync_fs()): a hundred users'
  * deliveries at once cost a few cache flushes, not a WAL fsync each.  The
  * order stays what durability needs: blobs durable, then the rows naming
  * them written, then those durable, then the reply.
@@ -100,10 +99,9 @@ emb_group_row(struct embedded_user *u, struct emb_pending *p)
 		p->rc = -1;
 		return;
 	}
-	p->rc =
-	    embedded_append_row(u, p->mailbox, p->blob, p->msg, p->cache,
-	                        p->quota_bytes, p->quota_messages, &p->c,
-	                        &p->err);
+	p->rc = embedded_append_row(u, p->mailbox, p->blob, p->msg, p->cache,
+	                            p->quota_bytes, p->quota_messages, &p->c,
+	                            &p->err);
 	if (p->rc < 0)
 		emb_group_exec(u, "ROLLBACK TO emb_row", NULL);
 	if (emb_group_exec(u, "RELEASE emb_row", p->rc < 0 ? NULL : &p->err) <
@@ -131,8 +129,8 @@ emb_group_commit(struct embedded_user *u, struct emb_pending *batch)
 	err_clear(&err);
 	for (struct emb_pending *p = batch; p != NULL; p = p->next)
 		p->rc = 0;
-	/* Every blob of the batch was written and renamed before this. */
-	if (embedded_sync_blobs(u->base.store, u->blob_dir, &err) < 0) {
+	/* Every blob of the batch was written before this. */
+	if (embedded_sync_fs(u->base.store, u->blob_dir, &err) < 0) {
 		emb_group_fail(batch, &err);
 		return;
 	}
@@ -149,7 +147,7 @@ emb_group_commit(struct embedded_user *u, struct emb_pending *batch)
 		emb_group_fail(batch, &err);
 		goto out;
 	}
-	if (embedded_sync_blobs(u->base.store, u->blob_dir, &err) < 0) {
+	if (embedded_sync_fs(u->base.store, u->blob_dir, &err) < 0) {
 		/* Committed, maybe not durable: refuse, keep the blobs. */
 		for (struct emb_pending *p = batch; p != NULL; p = p->next)
 			if (p->rc == 0) {
@@ -264,11 +262,11 @@ embedded_sync_free(struct store *s)
 
 /*
  * A round covers the tickets handed out before it started: a caller whose
- * ticket came later waits for the next round, since its blob may have
+ * ticket came later waits for the next round, since its file may have
  * been written after the running syncfs() began.
  */
 int
-embedded_sync_blobs(struct store *s, const char *dir, struct err *err)
+embedded_sync_fs(struct store *s, const char *dir, struct err *err)
 {
 	struct emb_sync *y = s->backend;
 	uint64_t mine, target;
@@ -296,7 +294,7 @@ embedded_sync_blobs(struct store *s, const char *dir, struct err *err)
 	}
 	/*
 	 * The result read may be a later round's: its success covers this
-	 * blob too (syncfs() writes whatever is still dirty), its failure
+	 * file too (syncfs() writes whatever is still dirty), its failure
 	 * only refuses a delivery that might have been durable.
 	 */
 	rc = y->last_rc;

@@ -124,8 +124,9 @@ embedded_quota_check(struct embedded_user *u, uint64_t bytes, uint64_t messages,
 int
 embedded_append_row(struct embedded_user *u, const char *mailbox,
                     const char *blob, const struct store_append *msg,
-                    const struct emb_cache_row *cache, uint64_t quota_bytes, uint64_t quota_messages,
-                    struct emb_counters *c, struct err *err)
+                    const struct emb_cache_row *cache, uint64_t quota_bytes,
+                    uint64_t quota_messages, struct emb_counters *c,
+                    struct err *err)
 {
 	struct emb_counters next;
 

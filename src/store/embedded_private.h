@@ -328,13 +328,15 @@ int embedded_group_append(struct embedded_user *u, const char *mailbox,
                           struct emb_counters *c_r, struct err *err);
 
 /*
- * The store-wide first stage of group commit (s->backend): makes every
- * blob written before the call durable, sharing one store_blob_sync_all()
- * with every caller of any user that asks while none has started.
+ * The store-wide syncfs() rounds of group commit (s->backend): makes
+ * every file written before the call durable (the group's blobs before
+ * its rows, then the index's WAL after its commit), sharing one
+ * store_blob_sync_all() with every caller of any user that asks while
+ * none has started.
  */
 int embedded_sync_init(struct store *s, struct err *err);
 void embedded_sync_free(struct store *s);
-int embedded_sync_blobs(struct store *s, const char *dir, struct err *err);
+int embedded_sync_fs(struct store *s, const char *dir, struct err *err);
 
 /*
  * The background full-text indexer (embedded_indexer.c, s->indexer): one

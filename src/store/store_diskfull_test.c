@@ -31,6 +31,7 @@
 
 #include "store/embedded_private.h"
 #include "store/store.h"
+#include "fixtures.h"
 #include "testdir.h"
 #include "util/buf.h"
 
@@ -42,10 +43,8 @@
 #define THREADS 4
 
 struct fixture {
-	char dir[64];
+	struct store_fixture base; /* first: store_fixture_teardown() */
 	bool mounted;
-	struct store *store;
-	struct store_user *user;
 	/* What was acknowledged: uid -> message seed (0: none). */
 	int seed_of[MAX_MSGS + 64];
 	pthread_mutex_t lock;
@@ -68,22 +67,22 @@ static int
 setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	struct err err;
 
 	assert_non_null(f);
 	pthread_mutex_init(&f->lock, NULL);
 	*state = f;
-	assert_int_equal(testdir_make("store-df", f->dir, sizeof(f->dir)), 0);
-	if (geteuid() != 0 ||
-	    mount("tmpfs", f->dir, "tmpfs", 0, "size=" STORE_DF_SIZE) < 0) {
-		fprintf(stderr, "store_diskfull: cannot mount a tmpfs (%s): "
-		                "skipped, run as root\n",
+	assert_int_equal(
+	    testdir_make("store-df", f->base.dir, sizeof(f->base.dir)), 0);
+	if (geteuid() != 0 || mount("tmpfs", f->base.dir, "tmpfs", 0,
+	                            "size=" STORE_DF_SIZE) < 0) {
+		fprintf(stderr,
+		        "store_diskfull: cannot mount a tmpfs (%s): "
+		        "skipped, run as root\n",
 		        geteuid() != 0 ? "not root" : strerror(errno));
 		return 0;
 	}
 	f->mounted = true;
-	assert_int_equal(store_open(f->dir, &f->store, &err), 0);
-	assert_int_equal(store_user_open(f->store, USER, &f->user, &err), 0);
+	store_fixture_open(&f->base, USER);
 	return 0;
 }
 
@@ -92,14 +91,11 @@ teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	store_user_close(&f->user);
-	store_close(&f->store);
+	/* Lazily: open files stay usable until the store closes them. */
 	if (f->mounted)
-		umount2(f->dir, MNT_DETACH);
-	testdir_remove(f->dir);
+		umount2(f->base.dir, MNT_DETACH);
 	pthread_mutex_destroy(&f->lock);
-	free(f);
-	return 0;
+	return store_fixture_teardown(state);
 }
 
 /* Delivers seed; records it if acknowledged.  Returns 0 or -1. */
@@ -142,7 +138,7 @@ worker_main(void *arg)
 	int refused = 0;
 
 	if (buf == NULL ||
-	    store_user_open(w->f->store, USER, &u, &err) < 0) {
+	    store_user_open(w->f->base.store, USER, &u, &err) < 0) {
 		free(buf);
 		return NULL;
 	}
@@ -186,15 +182,16 @@ check_consistent(struct fixture *f)
 		acked++;
 		buf_reset(&got);
 		assert_int_equal(
-		    store_msg_read(f->user, "INBOX", uid, &got, &err), 0);
+		    store_msg_read(f->base.user, "INBOX", uid, &got, &err), 0);
 		make_msg(want, f->seed_of[uid]);
 		assert_int_equal(got.len, MSG_SIZE);
 		assert_memory_equal(got.data, want, MSG_SIZE);
 	}
-	assert_int_equal(store_mailbox_status(f->user, "INBOX", &st, &err), 0);
+	assert_int_equal(store_mailbox_status(f->base.user, "INBOX", &st, &err),
+	                 0);
 	assert_int_equal(st.messages, acked);
 	/* No half-written blob, no blob of a refused delivery. */
-	assert_int_equal(count_blobs(f->user), acked);
+	assert_int_equal(count_blobs(f->base.user), acked);
 	buf_free(&got);
 	free(want);
 	return acked;
@@ -218,15 +215,16 @@ test_disk_full(void **state)
 	assert_non_null(buf);
 	for (int i = 0; i < THREADS; i++) {
 		w[i] = (struct worker){.f = f, .id = i};
-		assert_int_equal(pthread_create(&th[i], NULL, worker_main, &w[i]),
-		                 0);
+		assert_int_equal(
+		    pthread_create(&th[i], NULL, worker_main, &w[i]), 0);
 	}
 	for (int i = 0; i < THREADS; i++)
 		pthread_join(th[i], NULL);
 	/* The home thread too, until refused. */
-	for (int i = 1; i <= MAX_MSGS && deliver(f, f->user, i, buf) == 0; i++)
+	for (int i = 1; i <= MAX_MSGS && deliver(f, f->base.user, i, buf) == 0;
+	     i++)
 		;
-	store_flush_changes(f->store);
+	store_flush_changes(f->base.store);
 	assert_true(f->full > 0);
 	acked = check_consistent(f);
 	assert_true(acked > 0);
@@ -235,7 +233,7 @@ test_disk_full(void **state)
 	 * may refuse even an expunge: SQLite's WAL must grow to delete):
 	 * the store works as before.
 	 */
-	assert_int_equal(mount("tmpfs", f->dir, "tmpfs", MS_REMOUNT,
+	assert_int_equal(mount("tmpfs", f->base.dir, "tmpfs", MS_REMOUNT,
 	                       "size=" STORE_DF_MORE),
 	                 0);
 	for (uint32_t uid = 1; uid < MAX_MSGS + 64 && n_gone < 8; uid++)
@@ -243,9 +241,9 @@ test_disk_full(void **state)
 			gone[n_gone++] = uid;
 			f->seed_of[uid] = 0;
 		}
-	assert_int_equal(store_expunge(f->user, "INBOX", gone, n_gone, &err),
-	                 0);
-	assert_int_equal(deliver(f, f->user, 99999, buf), 0);
+	assert_int_equal(
+	    store_expunge(f->base.user, "INBOX", gone, n_gone, &err), 0);
+	assert_int_equal(deliver(f, f->base.user, 99999, buf), 0);
 	check_consistent(f);
 	free(buf);
 }

@@ -34,16 +34,23 @@ auth_fixture_teardown(void **state)
 	return 0;
 }
 
+void
+store_fixture_open(struct store_fixture *f, const char *user)
+{
+	struct err err;
+
+	assert_int_equal(store_open(f->dir, &f->store, &err), 0);
+	assert_int_equal(store_user_open(f->store, user, &f->user, &err), 0);
+}
+
 int
 store_fixture_setup(void **state, const char *name, const char *user)
 {
 	struct store_fixture *f = calloc(1, sizeof(*f));
-	struct err err;
 
 	assert_non_null(f);
 	assert_int_equal(testdir_make(name, f->dir, sizeof(f->dir)), 0);
-	assert_int_equal(store_open(f->dir, &f->store, &err), 0);
-	assert_int_equal(store_user_open(f->store, user, &f->user, &err), 0);
+	store_fixture_open(f, user);
 	*state = f;
 	return 0;
 }

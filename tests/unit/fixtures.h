@@ -26,6 +26,12 @@ struct store_fixture {
 
 /* *state becomes a struct store_fixture with user's mail open. */
 int store_fixture_setup(void **state, const char *name, const char *user);
+/*
+ * Frees *state, a calloc()ed struct store_fixture or a struct starting
+ * with one.
+ */
 int store_fixture_teardown(void **state);
+/* Opens the store in f->dir (made already) and user's mail. */
+void store_fixture_open(struct store_fixture *f, const char *user);
 
 #endif
