@@ -109,23 +109,40 @@ pop3_dotstuff_append(struct buf *out, const char *msg, size_t len,
 	return pop3_dotstuff_finish(&ds, out);
 }
 
+void
+pop3_header_scan_init(struct pop3_header_scan *hs)
+{
+	hs->line_len = 0;
+	hs->done = false;
+	hs->ascii = true;
+}
+
+bool
+pop3_header_scan_feed(struct pop3_header_scan *hs, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n && !hs->done; i++) {
+		unsigned char ch = (unsigned char)p[i];
+
+		if (ch >= 0x80) {
+			hs->ascii = false;
+			hs->done = true;
+		} else if (ch == '\n') {
+			/* RFC 5322 2.1: an empty line ends the header. */
+			hs->done = hs->line_len == 0;
+			hs->line_len = 0;
+		} else if (ch != '\r') {
+			hs->line_len++;
+		}
+	}
+	return hs->done;
+}
+
 bool
 pop3_dotstuff_header_is_ascii(const char *msg, size_t len)
 {
-	size_t line_len = 0;
+	struct pop3_header_scan hs;
 
-	for (size_t i = 0; i < len; i++) {
-		unsigned char ch = (unsigned char)msg[i];
-
-		if (ch >= 0x80)
-			return false;
-		if (ch == '\n') {
-			if (line_len == 0)
-				return true; /* RFC 5322 2.1: the header ends */
-			line_len = 0;
-		} else if (ch != '\r') {
-			line_len++;
-		}
-	}
-	return true;
+	pop3_header_scan_init(&hs);
+	pop3_header_scan_feed(&hs, msg, len);
+	return hs.ascii;
 }

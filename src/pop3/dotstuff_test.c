@@ -157,6 +157,35 @@ test_header_ascii(void **state)
 	assert_true(pop3_dotstuff_header_is_ascii("", 0));
 }
 
+/* Fed a byte at a time, the scan answers as the whole-message test, and
+ * stops at the byte that decides. */
+static void
+test_header_scan_pieces(void **state)
+{
+	static const char *const msgs[] = {
+	    "Subject: Gr\xc3\xbc\r\n\r\nbody\r\n",
+	    "A: b\r\n\r\n\xff\r\n",
+	    "A: b\n\xff",
+	    "A: b\r\nC: d\r\n",
+	    "\r\n\xff",
+	    ""};
+
+	(void)state;
+	for (size_t m = 0; m < sizeof(msgs) / sizeof(msgs[0]); m++) {
+		struct pop3_header_scan hs;
+		size_t len = strlen(msgs[m]), i;
+
+		pop3_header_scan_init(&hs);
+		for (i = 0; i < len; i++)
+			if (pop3_header_scan_feed(&hs, msgs[m] + i, 1))
+				break;
+		assert_int_equal(hs.ascii,
+		                 pop3_dotstuff_header_is_ascii(msgs[m], len));
+		/* Decided before the end only where something decides. */
+		assert_int_equal(i < len, hs.done);
+	}
+}
+
 int
 main(void)
 {
@@ -169,6 +198,7 @@ main(void)
 	    cmocka_unit_test(test_pieces_match_whole),
 	    cmocka_unit_test(test_cr_not_before_lf_is_kept),
 	    cmocka_unit_test(test_header_ascii),
+	    cmocka_unit_test(test_header_scan_pieces),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

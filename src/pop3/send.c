@@ -1,13 +1,12 @@
 /*
  * pop3 send: the multi-line responses of RETR and TOP (RFC 1939 7).
  *
- * The store hands a message over in one buffer (store_msg_read()); from
- * there the dot-stuffed form is produced CHUNK bytes of message at a time
- * and queued only while the connection's output is below
- * CONN_OUTPUT_HIGH.  Then the session waits for the drained hook, reading
- * no further commands meanwhile (pipelined commands stay in order).  So a
- * session holds the stored message plus a bounded amount of output,
- * however large the message and however slow the client.
+ * The message is opened as a stream (store_msg_open()) and read, stuffed
+ * and queued SEND_CHUNK bytes at a time, only while the connection's
+ * output is below CONN_OUTPUT_HIGH.  Then the session waits for the
+ * drained hook, reading no further commands meanwhile (pipelined commands
+ * stay in order).  So a session holds two chunks plus a bounded amount of
+ * output, however large the message and however slow the client.
  */
 #include "pop3/session.h"
 #include "store/store.h"
@@ -17,7 +16,9 @@
 void
 pop3_send_free(struct pop3_session *s)
 {
-	buf_free(&s->send.raw);
+	store_stream_close(&s->send.msg);
+	buf_free(&s->send.in);
+	buf_free(&s->send.out);
 	s->send.active = false;
 }
 
@@ -34,42 +35,90 @@ send_done(struct pop3_session *s)
 	}
 }
 
+/* Reads the next chunk at sd->pos into sd->in: its length, 0 at the end. */
+static ssize_t
+send_read(struct pop3_send *sd, struct err *err)
+{
+	ssize_t n;
+
+	buf_reset(&sd->in);
+	if (buf_reserve(&sd->in, SEND_CHUNK) < 0)
+		return err_set(err, ERR_TEMP, "out of memory");
+	n = store_stream_read(sd->msg, sd->pos, sd->in.data, SEND_CHUNK, err);
+	if (n > 0)
+		sd->in.len = (size_t)n;
+	return n;
+}
+
+/* Stuffs and queues chunks until the output is full (1) or all is sent
+ * (0); -1 if the message cannot be read or the connection is closing. */
+static int
+send_chunks(struct pop3_session *s, struct err *err)
+{
+	struct pop3_send *sd = &s->send;
+	ssize_t n;
+
+	while (!pop3_dotstuff_is_done(&sd->ds)) {
+		if (conn_output_len(s->c) >= CONN_OUTPUT_HIGH)
+			return 1;
+		if ((n = send_read(sd, err)) <= 0)
+			return (int)n;
+		buf_reset(&sd->out);
+		if (pop3_dotstuff_feed(&sd->ds, &sd->out, sd->in.data,
+		                       sd->in.len) < 0 ||
+		    conn_write(s->c, sd->out.data, sd->out.len) < 0)
+			return err_set(err, ERR_TEMP, "cannot queue output");
+		sd->pos += (uint64_t)n;
+	}
+	return 0;
+}
+
 void
 pop3_send_pump(struct pop3_session *s)
 {
 	struct pop3_send *sd = &s->send;
-	struct buf chunk = BUF_INIT;
-	int rc = 0;
+	struct err err;
+	int rc;
 
-	while (rc == 0 && sd->pos < sd->raw.len &&
-	       !pop3_dotstuff_is_done(&sd->ds)) {
-		size_t n = sd->raw.len - sd->pos;
-
-		if (conn_output_len(s->c) >= CONN_OUTPUT_HIGH) {
-			buf_free(&chunk);
-			conn_wait_drained(s->c);
-			return;
-		}
-		if (n > SEND_CHUNK)
-			n = SEND_CHUNK;
-		buf_reset(&chunk);
-		rc = pop3_dotstuff_feed(&sd->ds, &chunk, sd->raw.data + sd->pos,
-		                        n);
-		if (rc == 0 && conn_write(s->c, chunk.data, chunk.len) < 0)
-			rc = -1; /* the connection is closing */
-		sd->pos += n;
+	err_clear(&err);
+	rc = send_chunks(s, &err);
+	if (rc == 1) {
+		conn_wait_drained(s->c);
+		return;
 	}
-	buf_reset(&chunk);
-	if (rc == 0 && (rc = pop3_dotstuff_finish(&sd->ds, &chunk)) == 0)
-		conn_write(s->c, chunk.data, chunk.len);
-	buf_free(&chunk);
+	if (rc == 0) {
+		buf_reset(&sd->out);
+		if (pop3_dotstuff_finish(&sd->ds, &sd->out) < 0 ||
+		    conn_write(s->c, sd->out.data, sd->out.len) < 0)
+			rc = -1;
+	}
 	if (rc < 0) {
 		/* Half a response cannot be taken back. */
+		conn_log(s->c, LOG_LVL_ERROR, "RETR/TOP broken off: %s",
+		         err.msg[0] != '\0' ? err.msg : "cannot write");
 		pop3_send_free(s);
 		pop3_session_close(s, "cannot write response");
 		return;
 	}
 	send_done(s);
+}
+
+/*
+ * RFC 6856 2.1, 5: whether the header is ASCII, read chunk by chunk up to
+ * its end (usually within the first).  1 yes, 0 no, -1 read error.
+ */
+static int
+send_header_is_ascii(struct pop3_send *sd, struct err *err)
+{
+	struct pop3_header_scan hs;
+	ssize_t n;
+
+	pop3_header_scan_init(&hs);
+	for (sd->pos = 0; (n = send_read(sd, err)) > 0; sd->pos += (uint64_t)n)
+		if (pop3_header_scan_feed(&hs, sd->in.data, sd->in.len))
+			break;
+	sd->pos = 0;
+	return n < 0 ? -1 : hs.ascii;
 }
 
 void
@@ -78,24 +127,25 @@ pop3_send_start(struct pop3_session *s, uint32_t n, const struct store_msg *msg,
 {
 	struct pop3_send *sd = &s->send;
 	struct err err;
+	int ascii = 1;
 
 	err_clear(&err);
-	buf_free(&sd->raw);
-	if (store_msg_read(s->mail, POP3_MAILBOX, msg->uid, &sd->raw, &err) <
-	    0) {
+	pop3_send_free(s);
+	if (store_msg_open(s->mail, POP3_MAILBOX, msg->uid, &sd->msg, &err) <
+	        0 ||
+	    (!s->utf8 && (ascii = send_header_is_ascii(sd, &err)) < 0)) {
 		pop3_session_fail(s, &err, "read message");
 		pop3_send_free(s);
 		return;
 	}
-	/* RFC 6856 2.1, 5: no UTF-8 header to a client not in UTF-8 mode. */
-	if (!s->utf8 &&
-	    !pop3_dotstuff_header_is_ascii(sd->raw.data, sd->raw.len)) {
+	if (!ascii) {
 		pop3_session_err(s, "[UTF8] Message has a UTF-8 header; "
 		                    "send UTF8 first");
 		pop3_send_free(s);
 		return;
 	}
-	pop3_session_ok(s, "%llu octets", (unsigned long long)sd->raw.len);
+	pop3_session_ok(s, "%llu octets",
+	                (unsigned long long)store_stream_size(sd->msg));
 	sd->active = true;
 	sd->n = n;
 	sd->is_retr = body_lines == POP3_DOTSTUFF_ALL;

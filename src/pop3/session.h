@@ -18,6 +18,7 @@
 #include "util/err.h"
 
 struct services;
+struct store_stream;
 struct store_user;
 struct sasl_scram_run;
 
@@ -32,11 +33,13 @@ enum pop3_state { POP3_AUTHORIZATION, POP3_TRANSACTION, POP3_UPDATE };
 
 /* A RETR or TOP response being written (send.c). */
 struct pop3_send {
-	bool active;    /* input waits until the response is out */
-	uint32_t n;     /* the message number */
-	bool is_retr;   /* whole message: marks it retrieved when done */
-	struct buf raw; /* the stored message */
-	size_t pos;     /* bytes of raw stuffed so far */
+	bool active;  /* input waits until the response is out */
+	uint32_t n;   /* the message number */
+	bool is_retr; /* whole message: marks it retrieved when done */
+	struct store_stream *msg; /* the stored message, open */
+	uint64_t pos;             /* bytes of it stuffed so far */
+	struct buf in;            /* one chunk of it, read at pos */
+	struct buf out;           /* that chunk stuffed */
 	struct pop3_dotstuff ds;
 };
 
@@ -48,8 +51,8 @@ struct pop3_session {
 	bool sasl_pending; /* AUTH sent "+ "; the next line is the response */
 	bool auth_busy;    /* a password check runs on a worker (login.c) */
 	struct sasl_scram_run *scram; /* AUTH SCRAM-SHA-256 under way */
-	bool tls_pending;  /* STLS accepted; no input until tls_ready() */
-	bool closing;      /* conn_close() called; read nothing more */
+	bool tls_pending;     /* STLS accepted; no input until tls_ready() */
+	bool closing;         /* conn_close() called; read nothing more */
 	bool stop_after_send; /* server shutdown while a response is out */
 	bool utf8;            /* UTF8 given (RFC 6856 2.1) */
 	unsigned errors;      /* -ERR replies in a row */

@@ -221,13 +221,11 @@ store_blob_write(const char *dir, const void *data, size_t len,
 	return 0;
 }
 
-/* Reads exactly size bytes of fd into out, failing on short or long files. */
+/* Fails unless fd (the blob at path) holds exactly size bytes. */
 static int
-blob_read_fd(int fd, uint64_t size, struct buf *out, const char *path,
-             struct err *err)
+blob_check_size(int fd, uint64_t size, const char *path, struct err *err)
 {
 	struct stat st;
-	size_t left;
 
 	if (fstat(fd, &st) < 0)
 		return blob_errno(errno, "stat", path, err);
@@ -235,48 +233,84 @@ blob_read_fd(int fd, uint64_t size, struct buf *out, const char *path,
 		return err_set(
 		    err, ERR_IO, "store: %s has %lld bytes, index says %llu",
 		    path, (long long)st.st_size, (unsigned long long)size);
-	if (size > SIZE_MAX / 2 || buf_reserve(out, (size_t)size) < 0)
-		return err_set(err, ERR_LIMIT,
-		               "store: message of %llu bytes does not fit",
-		               (unsigned long long)size);
-	for (left = (size_t)size; left > 0;) {
-		ssize_t n = read(fd, out->data + out->len, left);
+	return 0;
+}
+
+int
+store_blob_open(const char *dir, const char *id, uint64_t size, int *fd_r,
+                struct err *err)
+{
+	char path[4096];
+	int fd;
+
+	*fd_r = -1;
+	if (blob_path(path, sizeof(path), dir, "", id) < 0)
+		return err_set(err, ERR_IO, "store: path too long: %s", dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return blob_errno(errno, "open", path, err);
+	if (blob_check_size(fd, size, path, err) < 0) {
+		close(fd);
+		return -1;
+	}
+	*fd_r = fd;
+	return 0;
+}
+
+ssize_t
+store_blob_pread(int fd, uint64_t size, uint64_t off, void *dst, size_t len,
+                 struct err *err)
+{
+	size_t done = 0;
+
+	if (off >= size)
+		return 0;
+	if (len > size - off)
+		len = (size_t)(size - off);
+	while (done < len) {
+		ssize_t n = pread(fd, (char *)dst + done, len - done,
+		                  (off_t)(off + done));
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return blob_errno(errno, "read", path, err);
+			return blob_errno(errno, "read", "blob", err);
+		/* Blobs never shrink: a short file is damage, not EOF. */
 		if (n == 0)
-			return err_set(err, ERR_IO, "store: %s is short", path);
-		out->len += (size_t)n;
-		left -= (size_t)n;
+			return err_set(err, ERR_IO, "store: blob is short");
+		done += (size_t)n;
 	}
-	out->data[out->len] = '\0';
-	return 0;
+	return (ssize_t)done;
 }
 
 int
 store_blob_read(const char *dir, const char *id, uint64_t size, struct buf *out,
                 struct err *err)
 {
-	char path[4096];
 	size_t old_len = out->len;
-	int fd, r;
+	ssize_t n;
+	int fd;
 
-	if (blob_path(path, sizeof(path), dir, "", id) < 0)
-		return err_set(err, ERR_IO, "store: path too long: %s", dir);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return blob_errno(errno, "open", path, err);
-	r = blob_read_fd(fd, size, out, path, err);
+	if (store_blob_open(dir, id, size, &fd, err) < 0)
+		return -1;
+	if (size > SIZE_MAX / 2 || buf_reserve(out, (size_t)size) < 0) {
+		close(fd);
+		return err_set(err, ERR_LIMIT,
+		               "store: message of %llu bytes does not fit",
+		               (unsigned long long)size);
+	}
+	n = store_blob_pread(fd, size, 0, out->data + old_len, (size_t)size,
+	                     err);
 	close(fd);
-	if (r < 0) {
+	if (n < 0) {
 		/* Leave out as it was: a reader never sees half a message. */
-		out->len = old_len;
 		if (out->data != NULL)
 			out->data[old_len] = '\0';
+		return -1;
 	}
-	return r;
+	out->len += (size_t)n;
+	out->data[out->len] = '\0';
+	return 0;
 }
 
 void

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* System flags and keyword bits (store.h). */
 #define STORE_FLAG_ALL STORE_FLAG_ANY
@@ -280,16 +281,16 @@ embedded_deliver(struct store_user *pub, const char *mailbox, const void *data,
 	return embedded_append(pub, mailbox, &msg, NULL, uid_r, err);
 }
 
-int
-embedded_msg_read(struct store_user *pub, const char *mailbox, uint32_t uid,
-                  struct buf *out, struct err *err)
+/* Finds the blob and size of message uid of mailbox. */
+static int
+emb_msg_blob(struct embedded_user *u, const char *mailbox, uint32_t uid,
+             char blob[STORE_BLOB_ID_SIZE], uint64_t *size_r, struct err *err)
 {
-	struct embedded_user *u = embedded_user_of(pub);
-	char blob[STORE_BLOB_ID_SIZE] = "";
 	sqlite3_stmt *st;
 	int64_t id, size = 0;
 	int rc;
 
+	blob[0] = '\0';
 	if (embedded_mailbox_id(u, mailbox, &id, err) < 0 ||
 	    embedded_stmt(u, EMB_MSG_BLOB, &st, err) < 0)
 		return -1;
@@ -300,7 +301,8 @@ embedded_msg_read(struct store_user *pub, const char *mailbox, uint32_t uid,
 		const unsigned char *t = sqlite3_column_text(st, 0);
 
 		if (t != NULL)
-			snprintf(blob, sizeof(blob), "%s", (const char *)t);
+			snprintf(blob, STORE_BLOB_ID_SIZE, "%s",
+			         (const char *)t);
 		size = sqlite3_column_int64(st, 1);
 	}
 	sqlite3_reset(st);
@@ -312,11 +314,78 @@ embedded_msg_read(struct store_user *pub, const char *mailbox, uint32_t uid,
 	if (strlen(blob) != STORE_BLOB_ID_SIZE - 1 || size < 0)
 		return err_set(err, ERR_IO, "store: bad index row for UID %u",
 		               uid);
-	/*
-	 * Blobs are immutable and unlinked only after the expunge commit, so
-	 * reading outside the transaction sees either all bytes or ENOENT.
-	 */
-	return store_blob_read(u->blob_dir, blob, (uint64_t)size, out, err);
+	*size_r = (uint64_t)size;
+	return 0;
+}
+
+/*
+ * Blobs are immutable and unlinked only after the expunge commit, so
+ * reading outside the transaction sees either all bytes or ENOENT; an
+ * open descriptor keeps them readable after the unlink.
+ */
+int
+embedded_msg_read(struct store_user *pub, const char *mailbox, uint32_t uid,
+                  struct buf *out, struct err *err)
+{
+	struct embedded_user *u = embedded_user_of(pub);
+	char blob[STORE_BLOB_ID_SIZE];
+	uint64_t size;
+
+	if (emb_msg_blob(u, mailbox, uid, blob, &size, err) < 0)
+		return -1;
+	return store_blob_read(u->blob_dir, blob, size, out, err);
+}
+
+struct emb_stream {
+	struct store_stream pub;
+	int fd;
+};
+
+static ssize_t
+emb_stream_read(struct store_stream *pub, uint64_t off, void *dst, size_t len,
+                struct err *err)
+{
+	struct emb_stream *st = (struct emb_stream *)pub;
+
+	return store_blob_pread(st->fd, pub->size, off, dst, len, err);
+}
+
+static void
+emb_stream_close(struct store_stream *pub)
+{
+	struct emb_stream *st = (struct emb_stream *)pub;
+
+	close(st->fd);
+	free(st);
+}
+
+static const struct store_stream_ops emb_stream_ops = {
+    .read = emb_stream_read,
+    .close = emb_stream_close,
+};
+
+int
+embedded_msg_open(struct store_user *pub, const char *mailbox, uint32_t uid,
+                  struct store_stream **stream_r, struct err *err)
+{
+	struct embedded_user *u = embedded_user_of(pub);
+	char blob[STORE_BLOB_ID_SIZE];
+	struct emb_stream *st;
+	uint64_t size;
+	int fd;
+
+	if (emb_msg_blob(u, mailbox, uid, blob, &size, err) < 0 ||
+	    store_blob_open(u->blob_dir, blob, size, &fd, err) < 0)
+		return -1;
+	if ((st = malloc(sizeof(*st))) == NULL) {
+		close(fd);
+		return err_set(err, ERR_TEMP, "store: out of memory");
+	}
+	st->pub.ops = &emb_stream_ops;
+	st->pub.size = size;
+	st->fd = fd;
+	*stream_r = &st->pub;
+	return 0;
 }
 
 /* Reads the flags of uid; ERR_NOTFOUND if there is no such message. */

@@ -46,8 +46,8 @@ enum emb_stmt {
 	EMB_MBOX_SUBSCRIBE,
 	EMB_MSG_GET,
 	EMB_MSG_MOVE_ALL,
-	EMB_CACHE_GET, /* embedded_cache.c: FETCH's cached strings */
-	EMB_MSG_IDS,   /* embedded_keywords.c: EMAILID, SAVEDATE */
+	EMB_CACHE_GET,    /* embedded_cache.c: FETCH's cached strings */
+	EMB_MSG_IDS,      /* embedded_keywords.c: EMAILID, SAVEDATE */
 	EMB_CACHE_INSERT, /* embedded_cache.c: a message's cache row */
 	EMB_SYNC_NORMAL,  /* embedded_group.c: the WAL not fsynced by COMMIT */
 	EMB_SYNC_FULL,
@@ -225,6 +225,8 @@ int embedded_deliver(struct store_user *u, const char *mailbox,
                      uint32_t *uid_r, struct err *err);
 int embedded_msg_read(struct store_user *u, const char *mailbox, uint32_t uid,
                       struct buf *out, struct err *err);
+int embedded_msg_open(struct store_user *u, const char *mailbox, uint32_t uid,
+                      struct store_stream **stream_r, struct err *err);
 int embedded_msg_set_flags(struct store_user *u, const char *mailbox,
                            uint32_t uid, int mode, uint32_t flags,
                            struct err *err);
@@ -267,6 +269,17 @@ int store_blob_sync_all(const char *dir, struct err *err);
 int store_blob_read(const char *dir, const char *id, uint64_t size,
                     struct buf *out, struct err *err);
 
+/*
+ * Opens blob id for reading (*fd_r; the caller closes it); ERR_IO if its
+ * size is not size.  store_blob_pread() reads up to len bytes at off of
+ * such a descriptor into dst, fewer only at the end of the size bytes:
+ * returns the count (0 at or past the end) or -1.
+ */
+int store_blob_open(const char *dir, const char *id, uint64_t size, int *fd_r,
+                    struct err *err);
+ssize_t store_blob_pread(int fd, uint64_t size, uint64_t off, void *dst,
+                         size_t len, struct err *err);
+
 /* Removes blob id (errors are logged, not returned: it is only garbage). */
 void store_blob_unlink(const char *dir, const char *id);
 
@@ -290,9 +303,9 @@ int store_blob_clean(const char *dir, time_t now, time_t max_age);
 struct emb_cache_row;
 int embedded_append_row(struct embedded_user *u, const char *mailbox,
                         const char *blob, const struct store_append *msg,
-                        const struct emb_cache_row *cache,
-                        uint64_t quota_bytes, uint64_t quota_messages,
-                        struct emb_counters *c, struct err *err);
+                        const struct emb_cache_row *cache, uint64_t quota_bytes,
+                        uint64_t quota_messages, struct emb_counters *c,
+                        struct err *err);
 
 /* The NEW change of a message embedded_append_row() added. */
 void embedded_append_publish(struct embedded_user *u, const char *mailbox,

@@ -165,6 +165,7 @@ const struct store_backend_ops store_embedded_ops = {
     .mailbox_messages = embedded_mailbox_messages,
     .mailbox_list = embedded_mailbox_list,
     .msg_read = embedded_msg_read,
+    .msg_open = embedded_msg_open,
     .msg_set_flags = embedded_msg_set_flags,
     .expunge = embedded_expunge,
     .mailbox_create = embedded_mailbox_create,

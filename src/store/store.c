@@ -280,6 +280,40 @@ store_msg_read(struct store_user *u, const char *mailbox, uint32_t uid,
 }
 
 int
+store_msg_open(struct store_user *u, const char *mailbox, uint32_t uid,
+               struct store_stream **stream_r, struct err *err)
+{
+	const char *name = mailbox_arg(mailbox, err);
+
+	*stream_r = NULL;
+	if (name == NULL)
+		return -1;
+	return u->store->ops->msg_open(u, name, uid, stream_r, err);
+}
+
+uint64_t
+store_stream_size(const struct store_stream *st)
+{
+	return st->size;
+}
+
+ssize_t
+store_stream_read(struct store_stream *st, uint64_t off, void *dst, size_t len,
+                  struct err *err)
+{
+	return st->ops->read(st, off, dst, len, err);
+}
+
+void
+store_stream_close(struct store_stream **st)
+{
+	if (*st == NULL)
+		return;
+	(*st)->ops->close(*st);
+	*st = NULL;
+}
+
+int
 store_msg_set_flags(struct store_user *u, const char *mailbox, uint32_t uid,
                     int mode, uint32_t flags, struct err *err)
 {

@@ -28,6 +28,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "util/buf.h"
 #include "util/err.h"
@@ -124,6 +125,24 @@ int store_mailbox_messages(struct store_user *u, const char *mailbox,
 /* Appends the exact bytes of message uid to out. */
 int store_msg_read(struct store_user *u, const char *mailbox, uint32_t uid,
                    struct buf *out, struct err *err);
+
+/*
+ * A message opened to be read in pieces: POP3 RETR and IMAP FETCH BODY[]
+ * stream a large message chunk by chunk instead of holding it whole.
+ * The bytes stay readable until store_stream_close(), even if the message
+ * is expunged meanwhile (as a message read whole stays in its buffer).
+ *
+ * store_stream_read() copies up to len bytes at offset off into dst, fewer
+ * only at the end of the message; returns the count (0 at or past the
+ * end) or -1 with *err set.  A stream belongs to the thread of its handle.
+ */
+struct store_stream;
+int store_msg_open(struct store_user *u, const char *mailbox, uint32_t uid,
+                   struct store_stream **stream_r, struct err *err);
+uint64_t store_stream_size(const struct store_stream *st);
+ssize_t store_stream_read(struct store_stream *st, uint64_t off, void *dst,
+                          size_t len, struct err *err);
+void store_stream_close(struct store_stream **st);
 
 /* Replaces (mode 0), adds (mode 1) or removes (mode -1) flag bits. */
 int store_msg_set_flags(struct store_user *u, const char *mailbox, uint32_t uid,

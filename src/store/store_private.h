@@ -109,6 +109,18 @@ void store_feed_remove(struct store_user *u);
  */
 const char *store_special_use_canon(const char *attr);
 
+/* What a backend puts first in its stream (store_msg_open()). */
+struct store_stream_ops {
+	ssize_t (*read)(struct store_stream *st, uint64_t off, void *dst,
+	                size_t len, struct err *err);
+	void (*close)(struct store_stream *st);
+};
+
+struct store_stream {
+	const struct store_stream_ops *ops;
+	uint64_t size;
+};
+
 /*
  * A backend: the same operations as the public API, with mailbox names
  * already validated.  Each returns 0 or -1 with err filled, like the
@@ -135,6 +147,8 @@ struct store_backend_ops {
 	                    struct err *err);
 	int (*msg_read)(struct store_user *u, const char *mailbox, uint32_t uid,
 	                struct buf *out, struct err *err);
+	int (*msg_open)(struct store_user *u, const char *mailbox, uint32_t uid,
+	                struct store_stream **stream_r, struct err *err);
 	int (*msg_set_flags)(struct store_user *u, const char *mailbox,
 	                     uint32_t uid, int mode, uint32_t flags,
 	                     struct err *err);

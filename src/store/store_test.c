@@ -446,10 +446,60 @@ test_expunge_many(void **state)
 	assert_int_equal(err.kind, ERR_NOTFOUND);
 }
 
+/*
+ * A stream reads the exact bytes in pieces at any offset, fewer only at the
+ * end, and keeps reading after the message is expunged (RETR or FETCH in
+ * progress while another session expunges).
+ */
+static void
+test_stream_read(void **state)
+{
+	struct store_fixture *f = *state;
+	size_t len = 300000, got = 0;
+	char *msg = malloc(len), *back = malloc(len + 10);
+	struct store_stream *st = NULL;
+	struct err err;
+	uint32_t uid;
+	ssize_t n;
+
+	assert_non_null(msg);
+	assert_non_null(back);
+	for (size_t i = 0; i < len; i++)
+		msg[i] = (char)(i * 13 + i / 509);
+	assert_int_equal(
+	    store_deliver(f->user, "INBOX", msg, len, 0, &uid, &err), 0);
+	assert_int_equal(store_msg_open(f->user, "INBOX", uid, &st, &err), 0);
+	assert_int_equal(store_stream_size(st), len);
+	assert_int_equal(store_expunge(f->user, "INBOX", &uid, 1, &err), 0);
+	assert_int_equal(count_files(blob_dir(f->user), ""), 0);
+	while ((n = store_stream_read(st, got, back + got, 7001, &err)) > 0)
+		got += (size_t)n;
+	assert_int_equal(n, 0);
+	assert_int_equal(got, len);
+	assert_memory_equal(back, msg, len);
+	/* Past the end, and a read that straddles it. */
+	assert_int_equal(store_stream_read(st, len + 5, back, 10, &err), 0);
+	assert_int_equal(store_stream_read(st, len - 3, back, 10, &err), 3);
+	assert_memory_equal(back, msg + len - 3, 3);
+	store_stream_close(&st);
+	assert_null(st);
+	store_stream_close(&st); /* twice is harmless */
+
+	assert_int_equal(store_msg_open(f->user, "INBOX", uid, &st, &err), -1);
+	assert_int_equal(err.kind, ERR_NOTFOUND);
+	assert_null(st);
+	assert_int_equal(store_msg_open(f->user, "Nope", 1, &st, &err), -1);
+	assert_int_equal(err.kind, ERR_NOTFOUND);
+	free(msg);
+	free(back);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_stream_read, setup,
+	                                    store_fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_deliver_read_exact, setup,
 	                                    store_fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_deliver_unknown_mailbox, setup,

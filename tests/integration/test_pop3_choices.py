@@ -352,3 +352,60 @@ def test_large_responses_pipelined_to_a_slow_reader(server, tls_ctx):
             else:
                 assert lines[-1] == line.rstrip(b"\r\n")
     assert p.quit().startswith(b"+OK")
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def small_window_pop3s(server, tls_ctx):
+    """A logged-in POP3S connection whose receive buffer is small, so what
+    the server has sent ahead is bounded by the server, not by loopback's
+    large socket buffers."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+    sock.settimeout(10)
+    sock.connect(("127.0.0.1", server.port("pop3s")))
+    s = tls_ctx.wrap_socket(sock, server_hostname="localhost")
+    f = s.makefile("rb")
+    assert f.readline().startswith(b"+OK")
+    s.sendall(b"USER %s\r\nPASS %s\r\n" % (ALICE.encode(), PASSWORD.encode()))
+    assert f.readline().startswith(b"+OK")
+    assert f.readline().startswith(b"+OK")
+    return s, f
+
+
+def test_retr_streams_and_outlives_an_expunge(server, tls_ctx):
+    # 40 MiB in one message: RETR reads it in chunks as the client takes
+    # them, so a stalled client costs the server far less than the
+    # message; an IMAP EXPUNGE in the middle does not cut the download.
+    line = b"z" * 1022 + b"\r\n"
+    sent = b"Subject: huge\r\n\r\n" + line * (40 * 1024)
+    m = imaps(server, tls_ctx)
+    assert m.append("INBOX", None, None, sent)[0] == "OK"
+    assert m.select("INBOX")[0] == "OK"
+    # Indexed now, so the background indexer stays out of the window.
+    assert m.search(None, "BODY", "unicorn") == ("OK", [b""])
+    s, f = small_window_pop3s(server, tls_ctx)
+    before = rss_kib(server.pid)
+    s.sendall(b"RETR 1\r\n")
+    assert f.readline() == b"+OK %d octets\r\n" % len(sent)
+    got = [f.readline() for _ in range(1000)]
+    time.sleep(1)  # the server fills its output window and waits
+    grown = rss_kib(server.pid) - before
+    # Holding the message would cost 40 MiB and more.
+    assert grown < 12 * 1024, f"server grew {grown} KiB for a stalled RETR"
+    assert m.store("1", "+FLAGS", "\\Deleted")[0] == "OK"
+    assert m.expunge() == ("OK", [b"1"])
+    m.logout()
+    while (l := f.readline()) != b".\r\n":
+        assert l, "connection closed early"
+        got.append(l)
+    assert b"".join(got) == sent
+    s.sendall(b"QUIT\r\n")
+    assert f.readline().startswith(b"+OK")
+    s.close()
