@@ -15,7 +15,13 @@
  * Memory is bounded per message, not per command: each message's response
  * is written and freed before the next is read, and section bytes go to
  * the connection straight from the message buffer, never copied into one
- * response string.
+ * response string.  When the only body items are the whole message
+ * (BODY[], BODY.PEEK[], RFC822, with or without <partial>) the message is
+ * not read at all: it is streamed from the store (store_msg_open()) a
+ * chunk at a time as the client takes it, so a session holds a bounded
+ * amount however large the message (issue 5: "large FETCH responses are
+ * streamed").  Those literals come last in their FETCH response, which
+ * RFC 9051 7.5.2 allows (the data items are in no set order).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +77,23 @@ struct fetch_req {
 	struct fetch_item *items; /* FETCH_MAX_ITEMS */
 	size_t count;
 	bool has_flags, has_modseq, needs_body, needs_shape, sets_seen;
+	bool body_is_whole; /* every body item is the whole message */
+};
+
+/* Bytes of a streamed literal read and queued at a time. */
+#define FETCH_STREAM_CHUNK (64 * 1024)
+
+/*
+ * The streamed end of one message's response: the whole-message literals
+ * still to write, and how far the current one is.
+ */
+struct fetch_tail {
+	struct store_stream *msg; /* open while a tail is in progress */
+	size_t item;              /* the next request item to look at */
+	bool wrote_item;          /* an item precedes: write a space */
+	bool in_literal;          /* bytes [pos, end) are still to send */
+	uint64_t pos, end;
+	struct buf chunk;
 };
 
 /* Result of writing one message. */
@@ -85,6 +108,14 @@ fetch_req_free(struct fetch_req *req)
 	req->items = NULL;
 }
 
+/* BODY[], BODY.PEEK[] and RFC822, partial or not: no part, no MIME. */
+static bool
+fetch_item_is_whole(const struct fetch_item *it)
+{
+	return it->kind == FETCH_SECTION && it->nnums == 0 &&
+	       it->text == MIME_SEC_NONE;
+}
+
 static int
 fetch_add(struct fetch_req *req, const struct fetch_item *it)
 {
@@ -97,6 +128,8 @@ fetch_add(struct fetch_req *req, const struct fetch_item *it)
 		req->has_modseq = true;
 	if (it->kind >= FETCH_SECTION)
 		req->needs_body = true;
+	if (it->kind >= FETCH_SECTION && !fetch_item_is_whole(it))
+		req->body_is_whole = false;
 	else if (it->kind >= FETCH_ENVELOPE)
 		req->needs_shape = true;
 	if ((it->kind == FETCH_SECTION || it->kind == FETCH_BINARY) &&
@@ -336,6 +369,7 @@ fetch_parse(struct fetch_req *req, const struct imap_arg *a, bool uid)
 	int rc = 0;
 
 	memset(req, 0, sizeof(*req));
+	req->body_is_whole = true;
 	req->items = calloc(FETCH_MAX_ITEMS, sizeof(*req->items));
 	if (req->items == NULL)
 		return -1;
@@ -387,6 +421,7 @@ struct fetch_msg {
 	const struct store_msg_cache *cache; /* or NULL: use root */
 	size_t index;                        /* the message's seq - 1 */
 	const struct imap_fetch_mods *mods;  /* CHANGEDSINCE, VANISHED */
+	struct fetch_tail *tail; /* streaming: whole sections go there */
 };
 
 /*
@@ -680,38 +715,71 @@ fetch_items(struct fetch_msg *fm, const struct fetch_req *req,
             const struct store_msg *m, bool changed)
 {
 	enum fetch_rc rc = FETCH_OK;
+	bool wrote = false;
 
 	for (size_t k = 0; k < req->count && rc == FETCH_OK; k++) {
-		if (k > 0 && buf_append(fm->out, " ", 1) < 0)
+		/* Streamed after the rest (fetch_tail_pump()). */
+		if (fm->tail != NULL && fetch_item_is_whole(&req->items[k]))
+			continue;
+		if (wrote && buf_append(fm->out, " ", 1) < 0)
 			return FETCH_ERR;
 		rc = fetch_item_write(fm, &req->items[k], m);
+		wrote = true;
 	}
 	if (rc == FETCH_OK && changed && !req->has_flags &&
-	    (buf_append_str(fm->out, " FLAGS ") < 0 ||
+	    (buf_append_str(fm->out, wrote ? " FLAGS " : "FLAGS ") < 0 ||
 	     imap_resp_flags_kw(fm->out, fm->s->user, m->flags) < 0))
 		rc = FETCH_ERR;
+	wrote = wrote || (changed && !req->has_flags);
 	/* RFC 7162 3.1.4.1 and 3.2: MODSEQ with CHANGEDSINCE, and with a
 	 * flag change the FETCH itself made under CONDSTORE. */
 	if (rc == FETCH_OK && !req->has_modseq &&
 	    (imap_condstore_fetch_wants_modseq(fm->mods) ||
-	     (changed && fm->s->condstore)) &&
-	    (buf_append(fm->out, " ", 1) < 0 ||
-	     imap_condstore_modseq_write(fm->s, fm->index, fm->out) < 0))
-		rc = FETCH_ERR;
+	     (changed && fm->s->condstore))) {
+		if ((wrote && buf_append(fm->out, " ", 1) < 0) ||
+		    imap_condstore_modseq_write(fm->s, fm->index, fm->out) < 0)
+			rc = FETCH_ERR;
+		wrote = true;
+	}
+	if (fm->tail != NULL) {
+		/* The literals and ")" follow from the tail. */
+		fm->tail->wrote_item = wrote;
+		return rc;
+	}
 	if (rc == FETCH_OK && buf_append_str(fm->out, ")\r\n") < 0)
 		rc = FETCH_ERR;
 	return rc;
 }
 
-/* Writes "* n FETCH (...)" for message index i. */
+/*
+ * Whether message i's response streams its whole-message sections (see
+ * the top): only the whole message is asked for, and any shape item is
+ * served by the cache.  Opens the stream in tail then.
+ */
+static bool
+fetch_streams(struct imap_session *s, const struct fetch_req *req,
+              const struct store_msg *m, const struct store_msg_cache *cache,
+              struct fetch_tail *tail, struct err *err)
+{
+	if (!req->needs_body || !req->body_is_whole ||
+	    (req->needs_shape && cache == NULL))
+		return false;
+	tail->item = 0;
+	tail->in_literal = false;
+	return store_msg_open(s->user, s->box.name, m->uid, &tail->msg, err) ==
+	       0;
+}
+
+/* Writes "* n FETCH (...)" for message index i; with tail->msg open on
+ * return its streamed end is still to come (fetch_tail_pump()). */
 static enum fetch_rc
 fetch_one(struct imap_session *s, const struct fetch_req *req,
           const struct imap_fetch_mods *mods, size_t i, struct buf *msg,
-          struct err *err)
+          struct fetch_tail *tail, struct err *err)
 {
 	struct store_msg *m = &s->box.msgs[i];
 	struct buf out = BUF_INIT;
-	struct fetch_msg fm = {s, &out, msg, NULL, NULL, i, mods};
+	struct fetch_msg fm = {s, &out, msg, NULL, NULL, i, mods, NULL};
 	struct store_msg_cache cache = {NULL, NULL, NULL};
 	struct mime_part *root = NULL;
 	enum fetch_rc rc;
@@ -719,24 +787,36 @@ fetch_one(struct imap_session *s, const struct fetch_req *req,
 
 	buf_reset(msg);
 	/* Without a cached row (or on any error) the parse below serves. */
-	if (req->needs_shape && !req->needs_body &&
+	if (req->needs_shape && (!req->needs_body || req->body_is_whole) &&
 	    store_msg_cache_get(s->user, s->box.name, m->uid, &cache, err) == 0)
 		fm.cache = &cache;
-	if (req->needs_body || (req->needs_shape && fm.cache == NULL)) {
-		if (store_msg_read(s->user, s->box.name, m->uid, msg, err) < 0)
+	err_clear(err);
+	if (fetch_streams(s, req, m, fm.cache, tail, err)) {
+		fm.tail = tail;
+	} else if (err->kind != ERR_OK) {
+		store_msg_cache_free(&cache);
+		return FETCH_ERR;
+	} else if (req->needs_body || (req->needs_shape && fm.cache == NULL)) {
+		if (store_msg_read(s->user, s->box.name, m->uid, msg, err) <
+		    0) {
+			store_msg_cache_free(&cache);
 			return FETCH_ERR;
+		}
 		root = mime_parse(msg->data != NULL ? msg->data : "", msg->len);
 		if (root == NULL) {
+			store_msg_cache_free(&cache);
 			err_set(err, ERR_INTERNAL, "out of memory");
 			return FETCH_ERR;
 		}
 		if (!fetch_cte_ok(req, root)) {
 			mime_part_free(&root);
+			store_msg_cache_free(&cache);
 			return FETCH_UNKNOWN_CTE;
 		}
 	}
 	fm.root = root;
 	if (fetch_mark_seen(s, req, m, &changed, err) < 0) {
+		store_stream_close(&tail->msg);
 		mime_part_free(&root);
 		store_msg_cache_free(&cache);
 		return FETCH_ERR;
@@ -748,10 +828,97 @@ fetch_one(struct imap_session *s, const struct fetch_req *req,
 		imap_resp_flush(s, &out);
 	else if (rc == FETCH_ERR)
 		err_set(err, ERR_INTERNAL, "out of memory");
+	if (rc != FETCH_OK)
+		store_stream_close(&tail->msg);
 	buf_free(&out);
 	mime_part_free(&root);
 	store_msg_cache_free(&cache);
 	return rc;
+}
+
+/* Starts the next whole-message literal of the tail, or ends the
+ * response; false when it has ended. */
+static bool
+fetch_tail_next(struct imap_session *s, const struct fetch_req *req,
+                struct fetch_tail *tail)
+{
+	uint64_t size = store_stream_size(tail->msg);
+	struct buf out = BUF_INIT;
+	const struct fetch_item *it;
+
+	while (tail->item < req->count &&
+	       !fetch_item_is_whole(&req->items[tail->item]))
+		tail->item++;
+	if (tail->item == req->count) {
+		conn_write(s->c, ")\r\n", 3);
+		store_stream_close(&tail->msg);
+		return false;
+	}
+	it = &req->items[tail->item++];
+	/* RFC 9051 6.4.5: <off.len> cut from the whole message. */
+	if (!it->partial) {
+		tail->pos = 0;
+		tail->end = size;
+	} else if (it->off >= size) {
+		tail->pos = tail->end = 0;
+	} else {
+		tail->pos = it->off;
+		tail->end = size - it->off > it->len ? it->off + it->len : size;
+	}
+	tail->in_literal = true;
+	if ((tail->wrote_item && buf_append(&out, " ", 1) < 0) ||
+	    fetch_section_name(&out, it) < 0 ||
+	    buf_printf(&out, "{%llu}\r\n",
+	               (unsigned long long)(tail->end - tail->pos)) < 0)
+		tail->in_literal = false; /* out of memory: caught below */
+	tail->wrote_item = true;
+	imap_resp_flush(s, &out);
+	buf_free(&out);
+	return true;
+}
+
+/*
+ * Writes the tail until the output is full (1) or the response is
+ * complete (0).  -1 if the message cannot be read: half a literal cannot
+ * be taken back, so the caller closes the connection.
+ */
+static int
+fetch_tail_pump(struct imap_session *s, const struct fetch_req *req,
+                struct fetch_tail *tail, struct err *err)
+{
+	while (tail->msg != NULL) {
+		if (!tail->in_literal) {
+			if (!fetch_tail_next(s, req, tail))
+				return 0;
+			if (!tail->in_literal)
+				return err_set(err, ERR_INTERNAL,
+				               "out of memory");
+		}
+		while (tail->pos < tail->end) {
+			uint64_t want = tail->end - tail->pos;
+			ssize_t n;
+
+			if (conn_output_len(s->c) >= CONN_OUTPUT_HIGH)
+				return 1;
+			if (want > FETCH_STREAM_CHUNK)
+				want = FETCH_STREAM_CHUNK;
+			buf_reset(&tail->chunk);
+			if (buf_reserve(&tail->chunk, (size_t)want) < 0)
+				return err_set(err, ERR_INTERNAL,
+				               "out of memory");
+			n = store_stream_read(tail->msg, tail->pos,
+			                      tail->chunk.data, (size_t)want,
+			                      err);
+			if (n <= 0)
+				return n < 0 ? -1
+				             : err_set(err, ERR_IO,
+				                       "message is short");
+			conn_write(s->c, tail->chunk.data, (size_t)n);
+			tail->pos += (uint64_t)n;
+		}
+		tail->in_literal = false;
+	}
+	return 0;
 }
 
 /*
@@ -769,6 +936,7 @@ struct imap_fetch_job {
 	struct imap_seqset set;
 	size_t next; /* index of the next message to look at */
 	struct buf msg;
+	struct fetch_tail tail; /* the streamed end of the current message */
 };
 
 void
@@ -780,6 +948,8 @@ imap_fetch_job_free(struct imap_fetch_job **jobp)
 		return;
 	imap_seqset_free(&job->set);
 	buf_free(&job->msg);
+	store_stream_close(&job->tail.msg);
+	buf_free(&job->tail.chunk);
 	fetch_req_free(&job->req);
 	free(job->tag);
 	free(job);
@@ -795,14 +965,34 @@ imap_fetch_resume(struct imap_session *s)
 	enum fetch_rc rc = FETCH_OK;
 	struct err err;
 
-	while (job->next < s->box.count && rc == FETCH_OK) {
-		size_t i = job->next++;
+	while (rc == FETCH_OK &&
+	       (job->tail.msg != NULL || job->next < s->box.count)) {
+		size_t i;
+		int pumped;
 
+		if (job->tail.msg != NULL) {
+			pumped =
+			    fetch_tail_pump(s, &job->req, &job->tail, &err);
+			if (pumped < 0) {
+				conn_log(s->c, LOG_LVL_ERROR,
+				         "FETCH broken off: %s", err.msg);
+				imap_fetch_job_free(&s->fetch_job);
+				imap_session_close(s, "cannot read message");
+				return;
+			}
+			if (pumped == 1) {
+				conn_wait_drained(s->c);
+				return;
+			}
+			continue;
+		}
+		i = job->next++;
 		if (!imap_mailbox_in_set(s, &cx, &job->set, i) ||
 		    imap_condstore_fetch_skip(s, &job->mods, i))
 			continue;
-		rc = fetch_one(s, &job->req, &job->mods, i, &job->msg, &err);
-		if (rc == FETCH_OK &&
+		rc = fetch_one(s, &job->req, &job->mods, i, &job->msg,
+		               &job->tail, &err);
+		if (rc == FETCH_OK && job->tail.msg == NULL &&
 		    conn_output_len(s->c) > CONN_OUTPUT_HIGH) {
 			conn_wait_drained(s->c);
 			return;

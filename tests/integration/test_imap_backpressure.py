@@ -58,3 +58,65 @@ def test_slow_reader_does_not_make_the_server_buffer_everything(server):
     # The pipelined NOOP is answered after FETCH completes, not in between.
     assert got.index(b"f OK") < got.index(b"n OK")
     s.close()
+
+
+def small_window_imaps(server):
+    """A logged-in IMAPS connection with a small receive buffer, so what the
+    server has sent ahead is bounded by the server, not by loopback's large
+    socket buffers."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+    sock.settimeout(30)
+    sock.connect(("127.0.0.1", server.port("imaps")))
+    s = client_tls_context().wrap_socket(sock, server_hostname="localhost")
+    f = s.makefile("rb")
+    assert f.readline().startswith(b"* OK")
+    s.sendall(b"a LOGIN alice@example.test secret-alice\r\nb SELECT INBOX\r\n")
+    while not f.readline().startswith(b"b OK"):
+        pass
+    return s, f
+
+
+def test_whole_body_is_streamed_and_outlives_an_expunge(server):
+    # A 40 MiB message fetched whole is read from the store a chunk at a
+    # time as the client takes it: a stalled client costs the server far
+    # less than the message, and another session's EXPUNGE meanwhile does
+    # not cut the literal short.
+    m = imaplib.IMAP4_SSL("127.0.0.1", server.port("imaps"),
+                          ssl_context=client_tls_context())
+    m.login(ALICE, "secret-alice")
+    body = b"Subject: huge\r\n\r\n" + (b"q" * 1022 + b"\r\n") * (40 * 1024)
+    assert m.append("INBOX", None, None, body)[0] == "OK"
+    assert m.select("INBOX")[0] == "OK"
+    assert m.search(None, "BODY", "unicorn") == ("OK", [b""])
+    s, f = small_window_imaps(server)
+    before = rss_kib(server.pid)
+    # Without PEEK: \Seen is set, and the FLAGS it reports come before
+    # the streamed literal; a partial of the same message follows it.
+    s.sendall(b"f FETCH 1 (BODY[] BODY[]<5.10> UID)\r\nn NOOP\r\n")
+    head = f.readline()
+    assert head.startswith(b"* 1 FETCH (UID 1 FLAGS (\\Seen) BODY[] {%d}\r\n"
+                           % len(body)), head
+    first = f.read(MIB)
+    time.sleep(1)  # the server fills its output window and waits
+    grown = rss_kib(server.pid) - before
+    # Holding the message would cost 40 MiB and more.
+    assert grown < 12 * 1024, f"server grew {grown} KiB for a stalled FETCH"
+    assert m.store("1", "+FLAGS", "\\Deleted")[0] == "OK"
+    assert m.expunge() == ("OK", [b"1"])
+    m.logout()
+    rest = f.read(len(body) - MIB)
+    assert first + rest == body
+    assert f.readline() == b" BODY[]<5> {10}\r\n"
+    assert f.read(10) == body[5:15]
+    assert f.readline() == b")\r\n"
+    # The other session's \Deleted may be told now, but the EXPUNGE
+    # waits until the FETCH has ended (RFC 9051 7.4.1).
+    line = f.readline()
+    if line.startswith(b"* 1 FETCH"):
+        assert b"\\Deleted" in line
+        line = f.readline()
+    assert line.startswith(b"f OK"), line
+    assert f.readline() == b"* 1 EXPUNGE\r\n"
+    assert f.readline().startswith(b"n OK")
+    s.close()
