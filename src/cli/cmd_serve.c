@@ -97,7 +97,7 @@ serve_run(const struct config *cfg, int port_offset)
 	                                       cfg->auth_fail_window,
 	                                       cfg->auth_fail_cooldown});
 	if ((svc.mailusers = mailuser_pool_new()) == NULL ||
-	    pop3_locks_new(&svc.pop3_locks) < 0) {
+	    pop3_locks_new(&svc.pop3_locks, cfg->pop3_login_delay) < 0) {
 		fprintf(stderr, "postamt serve: out of memory\n");
 		goto out;
 	}

@@ -19,14 +19,16 @@ pop3_cmd_capa(struct pop3_session *s, const struct pop3_cmdline *cmd)
 	(void)cmd;
 	pop3_session_ok(s, "Capability list follows");
 	/*
-	 * No LOGIN-DELAY: no delay between logins is enforced, and RFC 2449
-	 * 6.5 wants an advertised one enforced.  UTF8 without USER: user
-	 * names are ASCII addresses and passwords get no SASLprep (RFC 6856
-	 * 2.2).
+	 * UTF8 without USER: user names are ASCII addresses and passwords
+	 * get no SASLprep (RFC 6856 2.2).  LOGIN-DELAY is one value for
+	 * every user, so no "USER" suffix (RFC 2449 6.5); it is enforced at
+	 * login (lock.c).
 	 */
-	conn_printf(s->c, "TOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n"
-	                  "PIPELINING\r\nEXPIRE NEVER\r\nUTF8\r\n"
-	                  "IMPLEMENTATION Postamt\r\n");
+	conn_printf(s->c,
+	            "TOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n"
+	            "PIPELINING\r\nEXPIRE NEVER\r\nUTF8\r\n"
+	            "LOGIN-DELAY %llu\r\nIMPLEMENTATION Postamt\r\n",
+	            (unsigned long long)s->cfg->pop3_login_delay);
 	/* Like IMAP's LOGINDISABLED: do not offer what would be refused. */
 	if (authorization && pop3_session_auth_allowed(s))
 		conn_printf(s->c, "USER\r\nSASL PLAIN SCRAM-SHA-256\r\n");

@@ -1,17 +1,22 @@
 #include "pop3/lock.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 /*
- * A chained hash table of the locked user names.  It grows (doubling) when
- * it holds twice as many names as buckets, so a login costs O(1) however
- * many POP3 sessions are open.
+ * A chained hash table of the user names that are locked or logged in
+ * less than login_delay ago.  Before it grows (doubling, when it holds
+ * twice as many names as buckets) it drops the names whose delay is over,
+ * so a login costs O(1) however many POP3 sessions are open and the table
+ * holds only recent users.
  */
 struct lock_entry {
 	struct lock_entry *next;
+	time_t last_login;
+	bool held;
 	char user[]; /* NUL-terminated */
 };
 
@@ -19,7 +24,9 @@ struct pop3_locks {
 	pthread_mutex_t mutex;
 	struct lock_entry **buckets;
 	size_t nbuckets; /* a power of two */
-	size_t count;
+	size_t count;    /* entries */
+	size_t held;     /* entries with held set */
+	uint64_t login_delay;
 };
 
 #define LOCK_BUCKETS_INITIAL 64
@@ -38,13 +45,14 @@ lock_hash(const char *s)
 }
 
 int
-pop3_locks_new(struct pop3_locks **locks_r)
+pop3_locks_new(struct pop3_locks **locks_r, uint64_t login_delay)
 {
 	struct pop3_locks *l = calloc(1, sizeof(*l));
 
 	*locks_r = NULL;
 	if (l == NULL)
 		return -1;
+	l->login_delay = login_delay;
 	l->nbuckets = LOCK_BUCKETS_INITIAL;
 	l->buckets = calloc(l->nbuckets, sizeof(*l->buckets));
 	if (l->buckets == NULL || pthread_mutex_init(&l->mutex, NULL) != 0) {
@@ -75,6 +83,34 @@ pop3_locks_free(struct pop3_locks **locks)
 	pthread_mutex_destroy(&l->mutex);
 	free(l);
 	*locks = NULL;
+}
+
+/* True if a login at now would come too soon after e's last one. */
+static bool
+lock_too_soon(const struct pop3_locks *l, const struct lock_entry *e,
+              time_t now)
+{
+	return l->login_delay > 0 && now >= e->last_login &&
+	       (uint64_t)(now - e->last_login) < l->login_delay;
+}
+
+/* Frees the entries that are neither held nor inside their delay. */
+static void
+lock_prune(struct pop3_locks *l, time_t now)
+{
+	for (size_t i = 0; i < l->nbuckets; i++) {
+		struct lock_entry **p = &l->buckets[i], *e;
+
+		while ((e = *p) != NULL) {
+			if (e->held || lock_too_soon(l, e, now)) {
+				p = &e->next;
+				continue;
+			}
+			*p = e->next;
+			free(e);
+			l->count--;
+		}
+	}
 }
 
 /* Doubles the bucket array; on allocation failure the table stays as is. */
@@ -114,7 +150,7 @@ lock_find(struct pop3_locks *l, const char *user)
 }
 
 enum pop3_lock_result
-pop3_locks_acquire(struct pop3_locks *l, const char *user)
+pop3_locks_acquire(struct pop3_locks *l, const char *user, time_t now)
 {
 	enum pop3_lock_result r = POP3_LOCK_OK;
 	size_t len = strlen(user);
@@ -122,16 +158,30 @@ pop3_locks_acquire(struct pop3_locks *l, const char *user)
 
 	pthread_mutex_lock(&l->mutex);
 	p = lock_find(l, user);
-	if (*p != NULL) {
-		r = POP3_LOCK_IN_USE;
+	if ((e = *p) != NULL) {
+		if (e->held)
+			r = POP3_LOCK_IN_USE;
+		else if (lock_too_soon(l, e, now))
+			r = POP3_LOCK_TOO_SOON;
 	} else if ((e = malloc(sizeof(*e) + len + 1)) == NULL) {
 		r = POP3_LOCK_NOMEM;
 	} else {
 		memcpy(e->user, user, len + 1);
 		e->next = NULL;
+		e->held = false;
 		*p = e;
-		if (++l->count > 2 * l->nbuckets)
-			lock_grow(l);
+		l->count++;
+	}
+	if (r == POP3_LOCK_OK) {
+		e->held = true;
+		e->last_login = now;
+		l->held++;
+		/* Pruning first: growth only for names still needed. */
+		if (l->count > 2 * l->nbuckets) {
+			lock_prune(l, now);
+			if (l->count > l->nbuckets)
+				lock_grow(l);
+		}
 	}
 	pthread_mutex_unlock(&l->mutex);
 	return r;
@@ -144,16 +194,32 @@ pop3_locks_release(struct pop3_locks *l, const char *user)
 
 	pthread_mutex_lock(&l->mutex);
 	p = lock_find(l, user);
-	if ((e = *p) != NULL) {
-		*p = e->next;
-		free(e);
-		l->count--;
+	if ((e = *p) != NULL && e->held) {
+		e->held = false;
+		l->held--;
+		/* Kept only while a new login would be too soon. */
+		if (l->login_delay == 0) {
+			*p = e->next;
+			free(e);
+			l->count--;
+		}
 	}
 	pthread_mutex_unlock(&l->mutex);
 }
 
 size_t
 pop3_locks_count(struct pop3_locks *l)
+{
+	size_t n;
+
+	pthread_mutex_lock(&l->mutex);
+	n = l->held;
+	pthread_mutex_unlock(&l->mutex);
+	return n;
+}
+
+size_t
+pop3_locks_size(struct pop3_locks *l)
 {
 	size_t n;
 

@@ -9,6 +9,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "auth/auth.h"
 #include "pop3/lock.h"
@@ -149,7 +150,7 @@ login_admit(struct pop3_session *s, const char *canon)
 	}
 	if (s->svc->pop3_locks == NULL)
 		return 0;
-	switch (pop3_locks_acquire(s->svc->pop3_locks, canon)) {
+	switch (pop3_locks_acquire(s->svc->pop3_locks, canon, time(NULL))) {
 	case POP3_LOCK_OK:
 		return 0;
 	case POP3_LOCK_IN_USE:
@@ -158,6 +159,16 @@ login_admit(struct pop3_session *s, const char *canon)
 		/* RFC 2449 8.1.1: the credentials were fine, the lock not. */
 		pop3_session_err(s, "[IN-USE] Maildrop already in use by "
 		                    "another POP3 session");
+		break;
+	case POP3_LOCK_TOO_SOON:
+		conn_log(s->c, LOG_LVL_INFO, "login refused user=%s too soon",
+		         canon);
+		/* RFC 2449 8.1.1: after the credentials, so the answer tells
+		 * nothing about who exists. */
+		pop3_session_err(s,
+		                 "[LOGIN-DELAY] Logged in less than %llu "
+		                 "seconds ago; try again later",
+		                 (unsigned long long)s->cfg->pop3_login_delay);
 		break;
 	case POP3_LOCK_NOMEM:
 		pop3_session_close(s, "out of memory");

@@ -93,6 +93,10 @@ static const struct key_def keys[] = {
      "Idle time before an IMAP client is logged out (RFC 9051 5.4)."},
     {"pop3_timeout", KT_DURATION, OFF(pop3_timeout),
      "Idle time before a POP3 client is disconnected (RFC 1939 3)."},
+    {"pop3_login_delay", KT_DURATION, OFF(pop3_login_delay),
+     "Least time between two POP3 logins of one user, advertised as "
+     "LOGIN-DELAY and enforced with -ERR [LOGIN-DELAY] (RFC 2449 6.5); "
+     "0 allows any rate."},
     {"http_timeout", KT_DURATION, OFF(http_timeout),
      "Time an HTTP client has to send its request."},
     {"shutdown_timeout", KT_DURATION, OFF(shutdown_timeout),

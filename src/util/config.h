@@ -65,6 +65,7 @@ struct config {
 	uint64_t smtp_timeout;
 	uint64_t imap_timeout;
 	uint64_t pop3_timeout;
+	uint64_t pop3_login_delay; /* seconds; 0: none */
 	uint64_t http_timeout;
 	uint64_t shutdown_timeout;
 	bool plaintext_auth_on_loopback;

@@ -112,6 +112,46 @@ def test_lock_released_when_connection_drops(server, tls_ctx):
     p.quit()
 
 
+def test_login_delay_advertised_and_enforced(server, tls_ctx):
+    # Without a delay configured, CAPA says 0 and logins may follow at once.
+    p = pop3s(server, tls_ctx, login=False)
+    assert p.capa()["LOGIN-DELAY"] == ["0"]
+    p.quit()
+    pop3s(server, tls_ctx).quit()
+    pop3s(server, tls_ctx).quit()
+    server.stop()
+    server.configure(pop3_login_delay="2s")
+    server.start()
+    p = pop3s(server, tls_ctx, login=False)
+    assert p.capa()["LOGIN-DELAY"] == ["2"]
+    p.user(ALICE)
+    p.pass_(PASSWORD)
+    assert p.capa()["LOGIN-DELAY"] == ["2"]
+    p.quit()
+    # RFC 2449 8.1.1: the next login within the delay is refused, with
+    # the response code; a wrong password is still a plain failure.
+    p = pop3s(server, tls_ctx, login=False)
+    p.user(ALICE)
+    with pytest.raises(poplib.error_proto) as e:
+        p.pass_(PASSWORD)
+    assert err_of(e).startswith(b"-ERR [LOGIN-DELAY] ")
+    p.user(ALICE)
+    with pytest.raises(poplib.error_proto) as e:
+        p.pass_("wrong")
+    assert not err_of(e).startswith(b"-ERR [LOGIN-DELAY]")
+    p.close()
+    # Other users are not held up by alice's delay.
+    server.add_user("bob@example.test", "secret-bob")
+    b = pop3s(server, tls_ctx, login=False)
+    b.user("bob@example.test")
+    assert b.pass_("secret-bob").startswith(b"+OK")
+    b.quit()
+    time.sleep(2.1)
+    p = pop3s(server, tls_ctx)
+    assert p.stat() == (0, 0)
+    p.quit()
+
+
 def test_auth_plain_gets_in_use_too(server, tls_ctx):
     import base64
     first = pop3s(server, tls_ctx)
