@@ -19,7 +19,7 @@ imap_capability_append(const struct imap_session *s, struct buf *out)
 	                             "ESEARCH SEARCHRES WITHIN SORT "
 	                             "SORT=DISPLAY THREAD=ORDEREDSUBJECT "
 	                             "THREAD=REFERENCES CONDSTORE QRESYNC "
-	                             "BINARY SAVEDATE OBJECTID");
+	                             "BINARY SAVEDATE OBJECTID UTF8=ACCEPT");
 
 	if (!conn_is_compressed(s->c) &&
 	    buf_append_str(out, " COMPRESS=DEFLATE") < 0)
@@ -124,9 +124,8 @@ imap_enable_one(struct imap_session *s, const struct imap_arg *a,
 		buf_append_str(out, " IMAP4rev2");
 	} else if (imap_arg_is_atom(a, "UTF8=ACCEPT") && !s->utf8_accept) {
 		/*
-		 * RFC 6855 3: UTF-8 mailbox names and quoted strings.  Not
-		 * advertised yet: APPEND's UTF8 (literal8) data extension
-		 * (RFC 6855 4) is still missing.
+		 * RFC 6855 3: UTF-8 mailbox names and quoted strings; APPEND
+		 * takes the UTF8 (literal8) form either way (cmd_append.c).
 		 */
 		s->utf8_accept = true;
 		buf_append_str(out, " UTF8=ACCEPT");

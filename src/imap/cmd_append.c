@@ -19,6 +19,7 @@
 #include "imap/cmd.h"
 #include "imap/resp.h"
 #include "imap/sync.h"
+#include "mime/mime.h"
 
 static int
 append_digits(const char *s, size_t n, int *v)
@@ -110,15 +111,21 @@ append_parse_flags(const struct imap_arg *list, uint32_t *flags_r,
 	return 0;
 }
 
-/* Fills msg from the arguments after the mailbox name. */
+/*
+ * Fills msg from the arguments after the mailbox name; *utf8_r if the
+ * message came as RFC 6855 4's utf8-literal, "UTF8" SP "(" literal8 ")".
+ * A bare literal8 (RFC 3516 4.4: BINARY) is taken like a literal: the
+ * store keeps any bytes as they are.
+ */
 static int
 append_parse(const struct imap_arg *a, struct store_append *msg,
-             struct append_keywords *kw)
+             struct append_keywords *kw, bool *utf8_r)
 {
 	const char *date;
 
 	memset(msg, 0, sizeof(*msg));
 	kw->n = 0;
+	*utf8_r = false;
 	if (a->type == IMAP_ARG_LIST) {
 		if (append_parse_flags(a, &msg->flags, kw) < 0)
 			return -1;
@@ -129,6 +136,15 @@ append_parse(const struct imap_arg *a, struct store_append *msg,
 		if (append_parse_date(date, &msg->internaldate) < 0)
 			return -1;
 		a = a->next;
+	}
+	if (a != NULL && a->type == IMAP_ARG_ATOM &&
+	    strcasecmp(a->str, "UTF8") == 0) {
+		a = a->next;
+		if (a == NULL || a->type != IMAP_ARG_LIST || a->next != NULL ||
+		    a->child == NULL || !a->child->literal8)
+			return -1;
+		a = a->child;
+		*utf8_r = true;
 	}
 	if (a == NULL || a->type != IMAP_ARG_LITERAL || a->next != NULL)
 		return -1;
@@ -254,10 +270,24 @@ imap_cmd_append(struct imap_session *s, const struct imap_cmd_ctx *cx)
 	struct append_job *job;
 	uint32_t bits = 0;
 	struct err err;
+	bool utf8;
 
-	if (name == NULL || append_parse(cx->args->next, &msg, &kw) < 0) {
+	if (name == NULL ||
+	    append_parse(cx->args->next, &msg, &kw, &utf8) < 0) {
 		imap_resp_tagged(s, cx->tag, IMAP_BAD, NULL,
 		                 "Invalid APPEND arguments");
+		return;
+	}
+	/*
+	 * RFC 6855 4: without ENABLE UTF8=ACCEPT, 8-bit header fields are
+	 * refused; they come in the UTF8 form.  IMAP4rev2 allows them in
+	 * any APPEND (RFC 9051 6.3.12).
+	 */
+	if (!utf8 && !s->utf8_accept && !s->rev2 &&
+	    !mime_header_is_ascii(msg.data, msg.len)) {
+		imap_resp_tagged(s, cx->tag, IMAP_NO, NULL,
+		                 "8-bit header fields need ENABLE UTF8=ACCEPT "
+		                 "and APPEND UTF8 (RFC 6855)");
 		return;
 	}
 	/* On this thread: a short transaction only when keywords are new. */

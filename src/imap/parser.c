@@ -42,7 +42,8 @@ struct imap_parser {
 	unsigned bracket; /* '[' depth inside the current atom */
 	uint64_t lit_size, lit_left;
 	bool lit_nonsync, lit_event, lit_digits;
-	struct imap_arg *head;   /* first top-level argument */
+	bool lit8;             /* "~{n}": a literal8 (RFC 3516 4.2, RFC 4466) */
+	struct imap_arg *head; /* first top-level argument */
 	struct imap_arg *parent; /* the open list, NULL at top level */
 	struct imap_arg **tails; /* last child per depth, max_depth + 1 */
 };
@@ -157,12 +158,23 @@ token_finish(struct imap_parser *p, enum imap_arg_type type)
 	if (a == NULL)
 		return fail(p, IMAP_PARSE_ERR_TOO_MANY);
 	a->len = p->tok.len;
+	a->literal8 = type == IMAP_ARG_LITERAL && p->lit8;
 	a->str = buf_steal(&p->tok);
 	buf_init(&p->tok, p->lim.max_line);
 	if (a->str == NULL)
 		return fail(p, IMAP_PARSE_ERR_TOO_MANY);
 	p->state = S_AFTER;
 	return PARSE_MORE;
+}
+
+/* After "{" (or "~{"): the literal's length follows. */
+static void
+literal_start(struct imap_parser *p, bool lit8)
+{
+	p->lit_size = 0;
+	p->lit_nonsync = p->lit_digits = false;
+	p->lit8 = lit8;
+	p->state = S_LITLEN;
 }
 
 static bool
@@ -271,9 +283,7 @@ step_args(struct imap_parser *p, unsigned char c)
 		p->state = S_QUOTED;
 		return PARSE_MORE;
 	case '{':
-		p->lit_size = 0;
-		p->lit_nonsync = p->lit_digits = false;
-		p->state = S_LITLEN;
+		literal_start(p, false);
 		return PARSE_MORE;
 	case '\r':
 		/* Tolerates one trailing space before the end of line. */
@@ -332,6 +342,13 @@ atom_takes(struct imap_parser *p, unsigned char c)
 static enum imap_parse_result
 step_atom(struct imap_parser *p, unsigned char c, bool *reprocess_r)
 {
+	/* "~" directly before "{" opens a literal8, not an atom. */
+	if (c == '{' && p->bracket == 0 && p->tok.len == 1 &&
+	    p->tok.data[0] == '~') {
+		buf_reset(&p->tok);
+		literal_start(p, true);
+		return PARSE_MORE;
+	}
 	if (atom_takes(p, c)) {
 		if (buf_append(&p->tok, &c, 1) < 0)
 			return fail(p, IMAP_PARSE_ERR_TOO_LONG);

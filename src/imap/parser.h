@@ -54,6 +54,7 @@ struct imap_arg {
 	struct imap_arg *child;
 	struct imap_arg *next;
 	struct imap_arg *parent; /* while parsing; NULL at top level */
+	bool literal8;           /* a literal sent as "~{n}" */
 };
 
 struct imap_parser_limits {

@@ -133,6 +133,42 @@ test_nonsync_and_empty_literal(void **state)
 	imap_parser_free(&p);
 }
 
+/* "~{n}" is a literal8 (RFC 3516 4.2), also inside a list (RFC 6855 4's
+ * "UTF8 (~{n}...)"); "~" elsewhere stays an atom character. */
+static void
+test_literal8(void **state)
+{
+	struct imap_parser *p = imap_parser_new(&lim);
+	const struct imap_arg *a;
+	uint64_t size;
+	bool nonsync;
+	size_t used;
+
+	(void)state;
+	assert_int_equal(
+	    imap_parser_feed(p, "t APPEND B UTF8 (~{3+}\r\n", 24, &used),
+	    PARSE_MORE);
+	assert_true(imap_parser_take_literal(p, &size, &nonsync));
+	assert_int_equal(size, 3);
+	assert_int_equal(imap_parser_feed(p, "a\0b) ~x {1}\r\n", 15, &used),
+	                 PARSE_MORE);
+	assert_true(imap_parser_take_literal(p, &size, &nonsync));
+	assert_int_equal(imap_parser_feed(p, "z\r\n", 3, &used), PARSE_DONE);
+	a = imap_parser_args(p);
+	assert_string_equal(a->str, "B");
+	assert_string_equal(a->next->str, "UTF8");
+	a = a->next->next;
+	assert_int_equal(a->type, IMAP_ARG_LIST);
+	assert_int_equal(a->child->type, IMAP_ARG_LITERAL);
+	assert_true(a->child->literal8);
+	assert_int_equal(a->child->len, 3);
+	assert_memory_equal(a->child->str, "a\0b", 3);
+	assert_string_equal(a->next->str, "~x");
+	assert_int_equal(a->next->next->type, IMAP_ARG_LITERAL);
+	assert_false(a->next->next->literal8);
+	imap_parser_free(&p);
+}
+
 static enum imap_parse_error
 error_of(const char *text)
 {
@@ -221,6 +257,7 @@ main(void)
 	    cmocka_unit_test(test_fetch_any_chunking),
 	    cmocka_unit_test(test_quoted_and_literal),
 	    cmocka_unit_test(test_nonsync_and_empty_literal),
+	    cmocka_unit_test(test_literal8),
 	    cmocka_unit_test(test_errors),
 	    cmocka_unit_test(test_line_too_long),
 	    cmocka_unit_test(test_reset_reuses),

@@ -53,7 +53,7 @@ static const struct imap_cmd_def imap_cmds[] = {
     {"RENAME", imap_cmd_rename, ST_AUTHED, 0, 2, 2},
     {"SUBSCRIBE", imap_cmd_subscribe, ST_AUTHED, 0, 1, 1},
     {"UNSUBSCRIBE", imap_cmd_subscribe, ST_AUTHED, 0, 1, 1},
-    {"APPEND", imap_cmd_append, ST_AUTHED, 0, 2, 4},
+    {"APPEND", imap_cmd_append, ST_AUTHED, 0, 2, 5},
     {"IDLE", imap_cmd_idle, ST_AUTHED, 0, 0, 0},
     {"COMPRESS", imap_cmd_compress, ST_AUTHED, 0, 1, 1},
     {"GETQUOTA", imap_cmd_getquota, ST_AUTHED, 0, 1, 1},

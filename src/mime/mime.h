@@ -153,6 +153,24 @@ int mime_section_find(const struct mime_part *root, const uint32_t *nums,
                       const struct mime_part **part_r, bool *header_r);
 
 /*
+ * Whether a message's header (up to the first empty line, or all of it if
+ * there is none) is ASCII only: what POP3 (RFC 6856 2.1) and IMAP APPEND
+ * (RFC 6855 4) must know before UTF-8 in a header is allowed.  The scan
+ * takes the message in pieces: feed them in order until
+ * mime_header_scan_feed() returns true (the header ended or had an 8-bit
+ * byte); then, or after the last piece, ascii holds the answer.
+ */
+struct mime_header_scan {
+	size_t line_len; /* bytes of the current line, CR not counted */
+	bool done;
+	bool ascii;
+};
+void mime_header_scan_init(struct mime_header_scan *hs);
+bool mime_header_scan_feed(struct mime_header_scan *hs, const char *p,
+                           size_t n);
+bool mime_header_is_ascii(const char *msg, size_t len);
+
+/*
  * Appends the fields of header block hdr (len bytes, ending with its blank
  * line or not) whose names are (not, when exclude) among names[0..count),
  * compared without case, followed by CRLF (RFC 9051 6.4.5: the blank line

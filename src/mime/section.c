@@ -115,3 +115,41 @@ mime_header_filter(struct buf *out, const char *hdr, size_t len,
 	}
 	return buf_append(out, "\r\n", 2);
 }
+
+void
+mime_header_scan_init(struct mime_header_scan *hs)
+{
+	hs->line_len = 0;
+	hs->done = false;
+	hs->ascii = true;
+}
+
+bool
+mime_header_scan_feed(struct mime_header_scan *hs, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n && !hs->done; i++) {
+		unsigned char ch = (unsigned char)p[i];
+
+		if (ch >= 0x80) {
+			hs->ascii = false;
+			hs->done = true;
+		} else if (ch == '\n') {
+			/* RFC 5322 2.1: an empty line ends the header. */
+			hs->done = hs->line_len == 0;
+			hs->line_len = 0;
+		} else if (ch != '\r') {
+			hs->line_len++;
+		}
+	}
+	return hs->done;
+}
+
+bool
+mime_header_is_ascii(const char *msg, size_t len)
+{
+	struct mime_header_scan hs;
+
+	mime_header_scan_init(&hs);
+	mime_header_scan_feed(&hs, msg, len);
+	return hs.ascii;
+}

@@ -58,26 +58,4 @@ int pop3_dotstuff_finish(struct pop3_dotstuff *ds, struct buf *out);
 int pop3_dotstuff_append(struct buf *out, const char *msg, size_t len,
                          int64_t body_lines);
 
-/*
- * True if the header of msg (up to the first empty line, or all of msg
- * if there is none) is ASCII only: whether a client must be in UTF-8 mode
- * to get it (RFC 6856 2.1).
- */
-bool pop3_dotstuff_header_is_ascii(const char *msg, size_t len);
-
-/*
- * The same test over a message fed in pieces (RETR streams it): feed
- * pieces in order until pop3_header_scan_feed() returns true (the answer
- * is known: the header ended or had an 8-bit byte); then, or after the
- * last piece, ascii holds the answer.
- */
-struct pop3_header_scan {
-	size_t line_len; /* bytes of the current line, CR not counted */
-	bool done;
-	bool ascii;
-};
-void pop3_header_scan_init(struct pop3_header_scan *hs);
-bool pop3_header_scan_feed(struct pop3_header_scan *hs, const char *p,
-                           size_t n);
-
 #endif

@@ -6,6 +6,7 @@
 
 #include <cmocka.h>
 
+#include "mime/mime.h"
 #include "pop3/dotstuff.h"
 
 /* Runs pop3_dotstuff_append on msg and compares with want. */
@@ -148,13 +149,12 @@ test_header_ascii(void **state)
 	static const char utf8_body[] = "Subject: x\r\n\r\nGr\xc3\xbc\r\n";
 
 	(void)state;
-	assert_false(pop3_dotstuff_header_is_ascii(utf8_subject,
-	                                           sizeof(utf8_subject) - 1));
-	assert_true(
-	    pop3_dotstuff_header_is_ascii(utf8_body, sizeof(utf8_body) - 1));
-	assert_true(pop3_dotstuff_header_is_ascii("A: b\n\n\xff", 7));
-	assert_false(pop3_dotstuff_header_is_ascii("A: b\n\xff", 6));
-	assert_true(pop3_dotstuff_header_is_ascii("", 0));
+	assert_false(
+	    mime_header_is_ascii(utf8_subject, sizeof(utf8_subject) - 1));
+	assert_true(mime_header_is_ascii(utf8_body, sizeof(utf8_body) - 1));
+	assert_true(mime_header_is_ascii("A: b\n\n\xff", 7));
+	assert_false(mime_header_is_ascii("A: b\n\xff", 6));
+	assert_true(mime_header_is_ascii("", 0));
 }
 
 /* Fed a byte at a time, the scan answers as the whole-message test, and
@@ -172,15 +172,14 @@ test_header_scan_pieces(void **state)
 
 	(void)state;
 	for (size_t m = 0; m < sizeof(msgs) / sizeof(msgs[0]); m++) {
-		struct pop3_header_scan hs;
+		struct mime_header_scan hs;
 		size_t len = strlen(msgs[m]), i;
 
-		pop3_header_scan_init(&hs);
+		mime_header_scan_init(&hs);
 		for (i = 0; i < len; i++)
-			if (pop3_header_scan_feed(&hs, msgs[m] + i, 1))
+			if (mime_header_scan_feed(&hs, msgs[m] + i, 1))
 				break;
-		assert_int_equal(hs.ascii,
-		                 pop3_dotstuff_header_is_ascii(msgs[m], len));
+		assert_int_equal(hs.ascii, mime_header_is_ascii(msgs[m], len));
 		/* Decided before the end only where something decides. */
 		assert_int_equal(i < len, hs.done);
 	}

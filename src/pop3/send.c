@@ -8,6 +8,7 @@
  * stay in order).  So a session holds two chunks plus a bounded amount of
  * output, however large the message and however slow the client.
  */
+#include "mime/mime.h"
 #include "pop3/session.h"
 #include "store/store.h"
 
@@ -110,12 +111,12 @@ pop3_send_pump(struct pop3_session *s)
 static int
 send_header_is_ascii(struct pop3_send *sd, struct err *err)
 {
-	struct pop3_header_scan hs;
+	struct mime_header_scan hs;
 	ssize_t n;
 
-	pop3_header_scan_init(&hs);
+	mime_header_scan_init(&hs);
 	for (sd->pos = 0; (n = send_read(sd, err)) > 0; sd->pos += (uint64_t)n)
-		if (pop3_header_scan_feed(&hs, sd->in.data, sd->in.len))
+		if (mime_header_scan_feed(&hs, sd->in.data, sd->in.len))
 			break;
 	sd->pos = 0;
 	return n < 0 ? -1 : hs.ascii;

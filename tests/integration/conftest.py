@@ -161,6 +161,16 @@ class LineClient:
         line, self.buf = self.buf.split(b"\r\n", 1)
         return line
 
+    def read_exact(self, n):
+        """The next n bytes (a literal's contents)."""
+        while len(self.buf) < n:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError(self.buf)
+            self.buf += chunk
+        data, self.buf = self.buf[:n], self.buf[n:]
+        return data
+
     def closed(self, seconds=None):
         """True once the server closes (reading and dropping the rest)."""
         if seconds is not None:

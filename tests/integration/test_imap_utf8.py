@@ -90,3 +90,54 @@ def test_invalid_names_refused(server, tls_ctx):
     _, t = cmd(r, b"n", b"NOOP")
     assert t.startswith(b"n OK")
     r.close()
+
+
+UTF8_MSG = ("From: Jürgen <j@example.test>\r\nSubject: Grüße\r\n\r\n"
+            "Hallo\r\n").encode()
+
+
+def append(r, tag, prefix, msg):
+    """APPEND with a non-synchronizing literal; returns the tagged line."""
+    r.send(tag + b" APPEND INBOX " + prefix % len(msg) + b"\r\n" + msg +
+           (b")" if prefix.endswith(b"(~{%d+}") else b"") + b"\r\n")
+    return r.until_tagged(tag)[-1]
+
+
+def test_append_utf8_and_literal8(server, tls_ctx):
+    r = session(server, tls_ctx)
+    u, t = cmd(r, b"c", b"CAPABILITY")
+    assert b" UTF8=ACCEPT" in u[0] and b" BINARY" in u[0]
+    # RFC 6855 4: an IMAP4rev1 session that did not ENABLE UTF8=ACCEPT
+    # gets NO for 8-bit header fields, in either form of literal...
+    t = append(r, b"a1", b"{%d+}", UTF8_MSG)
+    assert t.startswith(b"a1 NO "), t
+    # ...but the UTF8 data extension is always understood.
+    t = append(r, b"a2", b"UTF8 (~{%d+}", UTF8_MSG)
+    assert t.startswith(b"a2 OK [APPENDUID "), t
+    # An 8-bit body with an ASCII header is fine, as is a literal8 with
+    # a NUL (RFC 3516 4.4: BINARY's APPEND).
+    binary = b"Subject: bin\r\n\r\n\x00\x01\xff\r\n"
+    t = append(r, b"a3", b"~{%d+}", binary)
+    assert t.startswith(b"a3 OK"), t
+    # UTF8 must wrap exactly one literal8.
+    r.send(b"a4 APPEND INBOX UTF8 ({3+}\r\nabc)\r\n")
+    assert r.until_tagged(b"a4")[-1].startswith(b"a4 BAD")
+    _, t = cmd(r, b"e", b"ENABLE UTF8=ACCEPT")
+    t = append(r, b"a5", b"{%d+}", UTF8_MSG)
+    assert t.startswith(b"a5 OK"), t
+
+    # What arrived is byte for byte what was sent.
+    _, t = cmd(r, b"s", b"SELECT INBOX")
+    assert t.startswith(b"s OK")
+    for seq, want in ((b"1", UTF8_MSG), (b"2", binary), (b"3", UTF8_MSG)):
+        r.send(b"f FETCH " + seq + b" BODY.PEEK[]\r\n")
+        head = r.line()
+        assert head.endswith(b"{%d}" % len(want)), head
+        assert r.read_exact(len(want)) == want
+        assert r.until_tagged(b"f")[-1].startswith(b"f OK")
+
+    # IMAP4rev2 takes 8-bit header fields in any APPEND (RFC 9051 6.3.12).
+    r2 = session(server, tls_ctx)
+    cmd(r2, b"e", b"ENABLE IMAP4rev2")
+    t = append(r2, b"a6", b"{%d+}", UTF8_MSG)
+    assert t.startswith(b"a6 OK"), t
