@@ -133,7 +133,9 @@ smtp_cmd_data(struct smtp_session *s, const char *arg, size_t len)
 struct data_job {
 	struct smtp_session *s;
 	size_t delivered;  /* local users that have the message */
-	bool local_failed; /* the delivery to users[delivered] failed */
+	bool local_failed; /* the delivery to users[failed_at] failed */
+	size_t failed_at;
+	size_t bounced;    /* users refused for good, told by a DSN */
 	bool queue_failed; /* writing the outbound queue file failed */
 	struct err err;    /* of the failure */
 	bool sent_failed;  /* save_sent failed (logged only) */
@@ -214,28 +216,126 @@ smtp_data_save_sent(struct smtp_session *s, struct err *e)
 	return rc;
 }
 
+/* A failure the sender could never fix by trying again (quota, a
+ * refusal): reported for its recipient alone once others have the mail. */
+static bool
+smtp_data_err_is_permanent(enum err_kind kind)
+{
+	return kind == ERR_QUOTA || kind == ERR_PERM || kind == ERR_LIMIT;
+}
+
 /*
- * On a worker thread.  Delivers to every recipient, stopping at the first
- * failure.  Plain SMTP DATA has one reply for all recipients (LMTP has one
- * per recipient), so a failure after some deliveries makes the sender
- * retry all of them and the earlier ones get the message twice;
- * duplicates are preferred to loss.
+ * RFC 5321 has one reply to DATA for every recipient (3.3, 6.1), so when
+ * some local users got the message and others are refused for good (a
+ * mailbox the message does not fit), the 250 stands for the delivered
+ * ones and the refused ones get a DSN to the sender (RFC 3464), as a
+ * relay bounces what it cannot deliver.  0, or -1 if the DSN failed.
  */
+static int
+smtp_data_bounce_refused(struct smtp_session *s, const bool *refused,
+                         enum err_kind kind, struct err *e)
+{
+	struct smtp_txn *t = &s->txn;
+	const struct buf *msg = &t->body.msg;
+	struct smtp_err_reply r = smtp_reply_for_err(kind);
+	struct smtp_queue_msg m;
+	struct smtp_queue_rcpt *rc;
+	struct buf dir = BUF_INIT;
+	char reply[128];
+	int ret;
+
+	if ((rc = calloc(t->nusers, sizeof(*rc))) == NULL)
+		return err_set(e, ERR_TEMP, "out of memory");
+	snprintf(reply, sizeof(reply), "%d %s %s", r.code, r.esc, r.text);
+	memset(&m, 0, sizeof(m));
+	memcpy(m.id, t->id, sizeof(m.id));
+	/* A view of the transaction: nothing here is owned by m. */
+	m.from = t->from;
+	m.envid = t->out.envid;
+	m.ret_hdrs = t->out.ret_hdrs;
+	m.created = (int64_t)time(NULL);
+	m.rcpts = rc;
+	for (size_t i = 0; i < t->nusers; i++) {
+		if (!refused[i])
+			continue;
+		rc[m.nrcpts].addr = t->users[i];
+		rc[m.nrcpts].status = SMTP_RCPT_PERM;
+		rc[m.nrcpts++].reply = reply;
+	}
+	m.body.data = msg->data + t->return_path_len;
+	m.body.len = msg->len - t->return_path_len;
+	ret = smtp_queue_dir(s->cfg->data_dir, &dir, e);
+	if (ret == 0)
+		ret = smtp_bounce_send(s->cfg, s->svc, buf_cstr(&dir), &m, NULL,
+		                       e);
+	buf_free(&dir);
+	free(rc);
+	return ret;
+}
+
+/*
+ * Delivers to every local user.  A temporary failure fails the whole
+ * DATA (451: the sender retries every recipient, so the ones delivered
+ * before get the message twice: duplicates are preferred to loss).  Users
+ * refused for good are bounced instead, if any other recipient (local or
+ * remote) takes the message; if none does, DATA gets their error.
+ */
+static void
+smtp_data_deliver_local(struct data_job *job)
+{
+	struct smtp_txn *t = &job->s->txn;
+	bool *refused = calloc(t->nusers > 0 ? t->nusers : 1, sizeof(*refused));
+	enum err_kind perm = ERR_OK;
+	struct err e;
+
+	if (refused == NULL) {
+		job->local_failed = true;
+		err_set(&job->err, ERR_TEMP, "out of memory");
+		return;
+	}
+	for (size_t i = 0; i < t->nusers; i++) {
+		err_clear(&e);
+		if (smtp_data_deliver_one(job->s, t->users[i], &e) == 0) {
+			job->delivered++;
+			continue;
+		}
+		if (!smtp_data_err_is_permanent(e.kind)) {
+			job->local_failed = true; /* 451 for all: stop here */
+			job->err = e;
+			job->failed_at = i;
+			break;
+		}
+		refused[i] = true;
+		perm = e.kind;
+		if (job->bounced++ == 0) {
+			job->err = e;
+			job->failed_at = i;
+		}
+	}
+	if (!job->local_failed && job->bounced > 0) {
+		if (job->delivered == 0 && t->out.nrcpts == 0)
+			job->local_failed = true; /* nobody took it: say so */
+		else if (smtp_data_bounce_refused(job->s, refused, perm, &e) <
+		         0) {
+			/* Without the DSN the sender would never know. */
+			job->err = e;
+			job->local_failed = true;
+		}
+	}
+	free(refused);
+}
+
+/* On a worker thread: local users, the outbound queue, the Sent copy. */
 static void
 smtp_data_work(void *arg)
 {
 	struct data_job *job = arg;
 	struct smtp_session *s = job->s;
-	struct smtp_txn *t = &s->txn;
 
 	err_clear(&job->err);
-	for (; job->delivered < t->nusers; job->delivered++) {
-		if (smtp_data_deliver_one(s, t->users[job->delivered],
-		                          &job->err) < 0) {
-			job->local_failed = true;
-			return;
-		}
-	}
+	smtp_data_deliver_local(job);
+	if (job->local_failed)
+		return;
 	if (smtp_data_enqueue(s, &job->err) < 0) {
 		job->queue_failed = true;
 		return;
@@ -255,7 +355,7 @@ smtp_data_reply(struct smtp_session *s, const struct data_job *job)
 
 		conn_log(s->c, LOG_LVL_ERROR,
 		         "delivery failed id=%s rcpt=%s done=%zu error=%s: %s",
-		         t->id, t->users[job->delivered], job->delivered,
+		         t->id, t->users[job->failed_at], job->delivered,
 		         err_kind_name(job->err.kind), job->err.msg);
 		/* An unknown user here was known at RCPT: try again later. */
 		if (job->err.kind == ERR_NOTFOUND)
@@ -271,9 +371,16 @@ smtp_data_reply(struct smtp_session *s, const struct data_job *job)
 		return;
 	}
 	conn_log(s->c, LOG_LVL_INFO,
-	         "accepted id=%s from=<%s> rcpts=%zu size=%llu queued=%zu",
+	         "accepted id=%s from=<%s> rcpts=%zu size=%llu queued=%zu "
+	         "bounced=%zu",
 	         t->id, t->from, t->nusers, (unsigned long long)t->body.size,
-	         t->out.nrcpts);
+	         t->out.nrcpts, job->bounced);
+	if (job->bounced > 0)
+		conn_log(
+		    s->c, LOG_LVL_WARN,
+		    "delivery refused id=%s rcpt=%s error=%s: %s (DSN sent)",
+		    t->id, t->users[job->failed_at],
+		    err_kind_name(job->err.kind), job->err.msg);
 	if (job->sent_failed)
 		conn_log(s->c, LOG_LVL_WARN, "save_sent failed id=%s: %s",
 		         t->id, job->sent_err.msg);

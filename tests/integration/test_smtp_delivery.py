@@ -345,3 +345,37 @@ def test_quota_refused_at_rcpt(server, tls_ctx):
         b"EHLO c.example\r\n", b"MAIL FROM:<x@remote.example>\r\n",
         f"RCPT TO:<{ALICE}>\r\n".encode()])
     assert second[2].startswith("552 5.2.2"), second
+
+
+def test_partial_failure_after_data_bounces_only_the_refused(server,
+                                                              tls_ctx):
+    # carol's mailbox is not full at RCPT, but this message does not fit:
+    # alice still gets it, the 250 stands for her, and carol's refusal
+    # goes back to the sender as a DSN (RFC 5321 has one DATA reply for
+    # all recipients; RFC 3464 for the rest).
+    carol = "carol@" + DOMAIN
+    server.add_user(carol, "secret-carol")
+    run_cli("user", "set", carol, "quota=2K", data=server.data)
+    body = "Subject: partial\r\n\r\n" + ("x" * 70 + "\r\n") * 60
+    replies = raw_session(server, [
+        b"EHLO c.example\r\n", f"MAIL FROM:<{ALICE}>\r\n".encode(),
+        f"RCPT TO:<{ALICE}>\r\n".encode(),
+        f"RCPT TO:<{carol}>\r\n".encode(), b"DATA\r\n",
+        body.encode() + b".\r\n"])
+    assert replies[2].startswith("250") and replies[3].startswith("250")
+    assert replies[5].startswith("250 2.0.0"), replies
+    msgs = inbox(server, tls_ctx)
+    assert len(msgs) == 2, msgs
+    assert b"Subject: partial" in msgs[0]
+    dsn = msgs[1]
+    assert b"multipart/report" in dsn and b"delivery-status" in dsn
+    assert f"Final-Recipient: rfc822; {carol}".encode() in dsn
+    assert b"Status: 5.2.2" in dsn and b"Action: failed" in dsn
+
+    # With nobody else to take it, DATA itself is refused.
+    replies = raw_session(server, [
+        b"EHLO c.example\r\n", f"MAIL FROM:<{ALICE}>\r\n".encode(),
+        f"RCPT TO:<{carol}>\r\n".encode(), b"DATA\r\n",
+        body.encode() + b".\r\n"])
+    assert replies[4].startswith("552 5.2.2"), replies
+    assert len(inbox(server, tls_ctx)) == 2
