@@ -475,20 +475,27 @@ fetch_span(const struct fetch_msg *fm, const struct fetch_item *it,
 	                         part_r, header_r) == 0;
 }
 
+/* RFC 9051 6.4.5: the bytes <off.len> leaves of size, from *off_r. */
+static uint64_t
+fetch_partial_range(const struct fetch_item *it, uint64_t size, uint64_t *off_r)
+{
+	*off_r = 0;
+	if (!it->partial)
+		return size;
+	if (it->off >= size)
+		return 0;
+	*off_r = it->off;
+	return size - it->off < it->len ? size - it->off : it->len;
+}
+
 /* Applies <off.len> to [*data, *data + *len). */
 static void
 fetch_cut(const struct fetch_item *it, const char **data, size_t *len)
 {
-	if (!it->partial)
-		return;
-	if (it->off >= *len) {
-		*len = 0;
-		return;
-	}
-	*data += it->off;
-	*len -= (size_t)it->off;
-	if (it->len < *len)
-		*len = (size_t)it->len;
+	uint64_t off;
+
+	*len = (size_t)fetch_partial_range(it, *len, &off);
+	*data += off;
 }
 
 static int
@@ -836,15 +843,18 @@ fetch_one(struct imap_session *s, const struct fetch_req *req,
 	return rc;
 }
 
-/* Starts the next whole-message literal of the tail, or ends the
- * response; false when it has ended. */
-static bool
+/*
+ * Starts the next whole-message literal of the tail (1), or ends the
+ * response (0); -1 if out of memory.
+ */
+static int
 fetch_tail_next(struct imap_session *s, const struct fetch_req *req,
                 struct fetch_tail *tail)
 {
-	uint64_t size = store_stream_size(tail->msg);
 	struct buf out = BUF_INIT;
 	const struct fetch_item *it;
+	uint64_t len;
+	int rc = 1;
 
 	while (tail->item < req->count &&
 	       !fetch_item_is_whole(&req->items[tail->item]))
@@ -852,29 +862,21 @@ fetch_tail_next(struct imap_session *s, const struct fetch_req *req,
 	if (tail->item == req->count) {
 		conn_write(s->c, ")\r\n", 3);
 		store_stream_close(&tail->msg);
-		return false;
+		return 0;
 	}
 	it = &req->items[tail->item++];
-	/* RFC 9051 6.4.5: <off.len> cut from the whole message. */
-	if (!it->partial) {
-		tail->pos = 0;
-		tail->end = size;
-	} else if (it->off >= size) {
-		tail->pos = tail->end = 0;
-	} else {
-		tail->pos = it->off;
-		tail->end = size - it->off > it->len ? it->off + it->len : size;
-	}
-	tail->in_literal = true;
+	len = fetch_partial_range(it, store_stream_size(tail->msg), &tail->pos);
+	tail->end = tail->pos + len;
 	if ((tail->wrote_item && buf_append(&out, " ", 1) < 0) ||
 	    fetch_section_name(&out, it) < 0 ||
-	    buf_printf(&out, "{%llu}\r\n",
-	               (unsigned long long)(tail->end - tail->pos)) < 0)
-		tail->in_literal = false; /* out of memory: caught below */
+	    buf_printf(&out, "{%llu}\r\n", (unsigned long long)len) < 0)
+		rc = -1;
+	else
+		imap_resp_flush(s, &out);
 	tail->wrote_item = true;
-	imap_resp_flush(s, &out);
+	tail->in_literal = rc == 1;
 	buf_free(&out);
-	return true;
+	return rc;
 }
 
 /*
@@ -887,13 +889,12 @@ fetch_tail_pump(struct imap_session *s, const struct fetch_req *req,
                 struct fetch_tail *tail, struct err *err)
 {
 	while (tail->msg != NULL) {
-		if (!tail->in_literal) {
-			if (!fetch_tail_next(s, req, tail))
-				return 0;
-			if (!tail->in_literal)
-				return err_set(err, ERR_INTERNAL,
-				               "out of memory");
-		}
+		int next = tail->in_literal ? 1 : fetch_tail_next(s, req, tail);
+
+		if (next <= 0)
+			return next < 0
+			           ? err_set(err, ERR_INTERNAL, "out of memory")
+			           : 0;
 		while (tail->pos < tail->end) {
 			uint64_t want = tail->end - tail->pos;
 			ssize_t n;

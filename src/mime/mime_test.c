@@ -427,10 +427,56 @@ test_long_headers(void **state)
 	buf_free(&m);
 }
 
+static void
+test_header_ascii(void **state)
+{
+	static const char utf8_subject[] = "Subject: Gr\xc3\xbc\xc3\x9f"
+	                                   "e\r\n\r\nbody\r\n";
+	static const char utf8_body[] = "Subject: x\r\n\r\nGr\xc3\xbc\r\n";
+
+	(void)state;
+	assert_false(
+	    mime_header_is_ascii(utf8_subject, sizeof(utf8_subject) - 1));
+	assert_true(mime_header_is_ascii(utf8_body, sizeof(utf8_body) - 1));
+	assert_true(mime_header_is_ascii("A: b\n\n\xff", 7));
+	assert_false(mime_header_is_ascii("A: b\n\xff", 6));
+	assert_true(mime_header_is_ascii("", 0));
+}
+
+/* Fed a byte at a time, the scan answers as the whole-message test, and
+ * stops at the byte that decides. */
+static void
+test_header_scan_pieces(void **state)
+{
+	static const char *const msgs[] = {
+	    "Subject: Gr\xc3\xbc\r\n\r\nbody\r\n",
+	    "A: b\r\n\r\n\xff\r\n",
+	    "A: b\n\xff",
+	    "A: b\r\nC: d\r\n",
+	    "\r\n\xff",
+	    ""};
+
+	(void)state;
+	for (size_t m = 0; m < sizeof(msgs) / sizeof(msgs[0]); m++) {
+		struct mime_header_scan hs;
+		size_t len = strlen(msgs[m]), i;
+
+		mime_header_scan_init(&hs);
+		for (i = 0; i < len; i++)
+			if (mime_header_scan_feed(&hs, msgs[m] + i, 1))
+				break;
+		assert_int_equal(hs.ascii, mime_header_is_ascii(msgs[m], len));
+		/* Decided before the end only where something decides. */
+		assert_int_equal(i < len, hs.done);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_header_ascii),
+	    cmocka_unit_test(test_header_scan_pieces),
 	    cmocka_unit_test(test_simple),
 	    cmocka_unit_test(test_mixed_attachment),
 	    cmocka_unit_test(test_nested_rfc822),

@@ -36,18 +36,25 @@ send_done(struct pop3_session *s)
 	}
 }
 
-/* Reads the next chunk at sd->pos into sd->in: its length, 0 at the end. */
+/*
+ * The chunk at sd->pos in sd->in: its length, 0 at the end.  The header
+ * check leaves the first chunk there, so RETR does not read it twice.
+ */
 static ssize_t
 send_read(struct pop3_send *sd, struct err *err)
 {
 	ssize_t n;
 
+	if (sd->in.len > 0 && sd->in_off == sd->pos)
+		return (ssize_t)sd->in.len;
 	buf_reset(&sd->in);
 	if (buf_reserve(&sd->in, SEND_CHUNK) < 0)
 		return err_set(err, ERR_TEMP, "out of memory");
 	n = store_stream_read(sd->msg, sd->pos, sd->in.data, SEND_CHUNK, err);
-	if (n > 0)
+	if (n > 0) {
 		sd->in.len = (size_t)n;
+		sd->in_off = sd->pos;
+	}
 	return n;
 }
 

@@ -38,8 +38,9 @@ struct pop3_send {
 	bool is_retr; /* whole message: marks it retrieved when done */
 	struct store_stream *msg; /* the stored message, open */
 	uint64_t pos;             /* bytes of it stuffed so far */
-	struct buf in;            /* one chunk of it, read at pos */
-	struct buf out;           /* that chunk stuffed */
+	struct buf in;            /* one chunk of it, read at in_off */
+	uint64_t in_off;
+	struct buf out; /* that chunk stuffed */
 	struct pop3_dotstuff ds;
 };
 

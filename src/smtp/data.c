@@ -236,39 +236,23 @@ smtp_data_bounce_refused(struct smtp_session *s, const bool *refused,
                          enum err_kind kind, struct err *e)
 {
 	struct smtp_txn *t = &s->txn;
-	const struct buf *msg = &t->body.msg;
 	struct smtp_err_reply r = smtp_reply_for_err(kind);
-	struct smtp_queue_msg m;
 	struct smtp_queue_rcpt *rc;
-	struct buf dir = BUF_INIT;
 	char reply[128];
+	size_t n = 0;
 	int ret;
 
 	if ((rc = calloc(t->nusers, sizeof(*rc))) == NULL)
 		return err_set(e, ERR_TEMP, "out of memory");
 	snprintf(reply, sizeof(reply), "%d %s %s", r.code, r.esc, r.text);
-	memset(&m, 0, sizeof(m));
-	memcpy(m.id, t->id, sizeof(m.id));
-	/* A view of the transaction: nothing here is owned by m. */
-	m.from = t->from;
-	m.envid = t->out.envid;
-	m.ret_hdrs = t->out.ret_hdrs;
-	m.created = (int64_t)time(NULL);
-	m.rcpts = rc;
 	for (size_t i = 0; i < t->nusers; i++) {
 		if (!refused[i])
 			continue;
-		rc[m.nrcpts].addr = t->users[i];
-		rc[m.nrcpts].status = SMTP_RCPT_PERM;
-		rc[m.nrcpts++].reply = reply;
+		rc[n].addr = t->users[i];
+		rc[n].status = SMTP_RCPT_PERM;
+		rc[n++].reply = reply;
 	}
-	m.body.data = msg->data + t->return_path_len;
-	m.body.len = msg->len - t->return_path_len;
-	ret = smtp_queue_dir(s->cfg->data_dir, &dir, e);
-	if (ret == 0)
-		ret = smtp_bounce_send(s->cfg, s->svc, buf_cstr(&dir), &m, NULL,
-		                       e);
-	buf_free(&dir);
+	ret = smtp_dsn_send_txn(s, rc, n, SMTP_DSN_FAILED, e);
 	free(rc);
 	return ret;
 }

@@ -184,6 +184,14 @@ bool smtp_sender_header_is_allowed(struct smtp_session *s, const char *msg,
  * logged only (the mail itself is delivered).
  */
 void smtp_dsn_local_delivered(struct smtp_session *s);
+
+/*
+ * Sends the sender of the transaction a DSN of kind about the n rcpts
+ * (their status set), returning the transaction's message as the original
+ * (dsn.c).  0, or -1 with *e set.
+ */
+int smtp_dsn_send_txn(struct smtp_session *s, struct smtp_queue_rcpt *rcpts,
+                      size_t n, enum smtp_dsn_action kind, struct err *e);
 /* True if smtp_bare_lf = normalize: bare CR/LF in DATA become CRLF. */
 bool smtp_session_normalizes_bare_lf(const struct smtp_session *s);
 

@@ -206,6 +206,27 @@ class SmtpRaw(LineClient):
         return self.reply()[1][-1]
 
 
+def rss_kib(pid):
+    """The resident memory of process pid, in KiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def small_window_tls(port, tls_ctx, timeout=30):
+    """A TLS connection to port with a small receive buffer, so what the
+    server has sent ahead is bounded by the server, not by loopback's large
+    socket buffers.  Returns the socket and a binary file reading it."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+    sock.settimeout(timeout)
+    sock.connect(("127.0.0.1", port))
+    s = tls_ctx.wrap_socket(sock, server_hostname="localhost")
+    return s, s.makefile("rb")
+
+
 def client_tls_context():
     """A client context that accepts the test server's self-signed cert."""
     ctx = ssl.create_default_context()

@@ -5,19 +5,11 @@ import imaplib
 import socket
 import time
 
-from conftest import DOMAIN, client_tls_context
+from conftest import DOMAIN, client_tls_context, rss_kib, small_window_tls
 
 ALICE = "alice@" + DOMAIN
 MIB = 1 << 20
 COUNT = 16
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
 
 
 def test_slow_reader_does_not_make_the_server_buffer_everything(server):
@@ -61,15 +53,8 @@ def test_slow_reader_does_not_make_the_server_buffer_everything(server):
 
 
 def small_window_imaps(server):
-    """A logged-in IMAPS connection with a small receive buffer, so what the
-    server has sent ahead is bounded by the server, not by loopback's large
-    socket buffers."""
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
-    sock.settimeout(30)
-    sock.connect(("127.0.0.1", server.port("imaps")))
-    s = client_tls_context().wrap_socket(sock, server_hostname="localhost")
-    f = s.makefile("rb")
+    """A logged-in IMAPS connection with a small receive window."""
+    s, f = small_window_tls(server.port("imaps"), client_tls_context())
     assert f.readline().startswith(b"* OK")
     s.sendall(b"a LOGIN alice@example.test secret-alice\r\nb SELECT INBOX\r\n")
     while not f.readline().startswith(b"b OK"):

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import run_cli
+from conftest import rss_kib, run_cli, small_window_tls
 from test_pop3 import ALICE, PASSWORD, deliver, err_of, message, pop3s
 
 
@@ -394,24 +394,9 @@ def test_large_responses_pipelined_to_a_slow_reader(server, tls_ctx):
     assert p.quit().startswith(b"+OK")
 
 
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
-
-
 def small_window_pop3s(server, tls_ctx):
-    """A logged-in POP3S connection whose receive buffer is small, so what
-    the server has sent ahead is bounded by the server, not by loopback's
-    large socket buffers."""
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
-    sock.settimeout(10)
-    sock.connect(("127.0.0.1", server.port("pop3s")))
-    s = tls_ctx.wrap_socket(sock, server_hostname="localhost")
-    f = s.makefile("rb")
+    """A logged-in POP3S connection with a small receive window."""
+    s, f = small_window_tls(server.port("pop3s"), tls_ctx)
     assert f.readline().startswith(b"+OK")
     s.sendall(b"USER %s\r\nPASS %s\r\n" % (ALICE.encode(), PASSWORD.encode()))
     assert f.readline().startswith(b"+OK")
