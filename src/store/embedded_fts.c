@@ -43,6 +43,11 @@ static const char emb_fts_schema[] =
     " ('gone_upto', 0), ('epoch', 0);"
     "PRAGMA fts.user_version = 1;";
 
+/* Whether fts_gone holds rows at or below gone_upto (applied ones). */
+static const char emb_fts_applied_sql[] =
+    "SELECT EXISTS (SELECT 1 FROM main.fts_gone WHERE id <="
+    " (SELECT value FROM fts.meta WHERE key = 'gone_upto'))";
+
 static int
 emb_fts_exec(struct embedded_user *u, const char *sql, struct err *err)
 {
@@ -277,6 +282,22 @@ emb_fts_trim_gone(struct embedded_user *u, int64_t gone, struct err *err)
 	return rc == SQLITE_DONE ? 0 : embedded_db_error(u, rc, "fts trim", err);
 }
 
+/*
+ * True if fts_gone holds rows fts.db has applied: their trim failed, or
+ * another handle's indexer is between its COMMIT and its trim.  A read:
+ * the trim's DELETE would take index.db's write lock even with nothing
+ * to remove.
+ */
+static bool
+emb_fts_applied_left(struct embedded_user *u)
+{
+	int64_t left = 0;
+	struct err err;
+
+	return emb_fts_int(u, emb_fts_applied_sql, NULL, &left, &err) == 0 &&
+	       left != 0;
+}
+
 int
 embedded_cache_index_some(struct embedded_user *u, size_t max, bool *done_r,
                           struct err *err)
@@ -307,7 +328,7 @@ embedded_cache_index_some(struct embedded_user *u, size_t max, bool *done_r,
 	    emb_fts_exec(u, "COMMIT", err) < 0)
 		goto fail;
 	*done_r = n < max;
-	if (gone > old_gone)
+	if (gone > old_gone || emb_fts_applied_left(u))
 		return emb_fts_trim_gone(u, gone, err);
 	return 0;
 fail:
@@ -329,5 +350,5 @@ embedded_fts_pending(struct embedded_user *u)
 	                " (SELECT value FROM fts.meta WHERE key = 'gone_upto'))",
 	                NULL, &pending, &err) < 0)
 		return true;
-	return pending != 0;
+	return pending != 0 || emb_fts_applied_left(u);
 }

@@ -110,6 +110,20 @@ embedded_user_of(struct store_user *u)
  */
 int store_user_path(const char *address, struct buf *path, struct err *err);
 
+/* Closes u's database and frees it (embedded_user.c). */
+void embedded_user_destroy(struct embedded_user *u);
+
+/*
+ * Closed handles resting for the next open of their user
+ * (embedded_pool.c, s->pool).  embedded_pool_take() returns one of
+ * address (lower-cased) or NULL; embedded_pool_put() keeps u if it is
+ * between transactions (false: the caller destroys it).
+ */
+int embedded_pool_init(struct store *s, struct err *err);
+void embedded_pool_free(struct store *s);
+struct embedded_user *embedded_pool_take(struct store *s, const char *address);
+bool embedded_pool_put(struct store *s, struct embedded_user *u);
+
 /* Opens the index of u->dir, creating the schema if needed (embedded_db.c). */
 int embedded_db_open(struct embedded_user *u, struct err *err);
 

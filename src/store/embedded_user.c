@@ -32,8 +32,12 @@ emb_open(struct store *s, struct err *err)
 	buf_free(&dir);
 	if (r == 0)
 		r = embedded_sync_init(s, err);
-	if (r == 0 && (r = embedded_indexer_init(s, err)) < 0)
+	if (r == 0 && (r = embedded_pool_init(s, err)) < 0)
 		embedded_sync_free(s);
+	if (r == 0 && (r = embedded_indexer_init(s, err)) < 0) {
+		embedded_pool_free(s);
+		embedded_sync_free(s);
+	}
 	return r;
 }
 
@@ -41,6 +45,7 @@ static void
 emb_close(struct store *s)
 {
 	embedded_indexer_free(s); /* first: it may use the sync state */
+	embedded_pool_free(s);    /* after: the indexer puts handles back */
 	embedded_sync_free(s);
 }
 
@@ -79,11 +84,9 @@ nomem:
 	return err_set(err, ERR_TEMP, "store: out of memory");
 }
 
-static void
-emb_user_close(struct store_user *pub)
+void
+embedded_user_destroy(struct embedded_user *u)
 {
-	struct embedded_user *u = embedded_user_of(pub);
-
 	for (size_t i = 0; i < EMB_STMT_COUNT; i++)
 		sqlite3_finalize(u->stmt[i]);
 	if (u->db != NULL)
@@ -94,6 +97,15 @@ emb_user_close(struct store_user *pub)
 	free(u->blob_dir);
 	free(u->base.address);
 	free(u);
+}
+
+static void
+emb_user_close(struct store_user *pub)
+{
+	struct embedded_user *u = embedded_user_of(pub);
+
+	if (!embedded_pool_put(pub->store, u))
+		embedded_user_destroy(u);
 }
 
 /*
@@ -118,22 +130,29 @@ static int
 emb_user_open(struct store *s, const char *address, struct store_user **user_r,
               struct err *err)
 {
-	struct embedded_user *u = calloc(1, sizeof(*u));
+	struct embedded_user *u;
+	char *lower = strdup(address);
 
-	if (u == NULL)
+	if (lower == NULL)
 		return err_set(err, ERR_TEMP, "store: out of memory");
-	u->base.store = s;
-	u->base.address = strdup(address);
-	if (u->base.address == NULL) {
-		emb_user_close(&u->base);
-		return err_set(err, ERR_TEMP, "store: out of memory");
-	}
-	for (char *p = u->base.address; *p != '\0'; p++)
+	for (char *p = lower; *p != '\0'; p++)
 		if (*p >= 'A' && *p <= 'Z')
 			*p = (char)(*p - 'A' + 'a');
+	if ((u = embedded_pool_take(s, lower)) != NULL) {
+		free(lower);
+		emb_user_clean(u, time(NULL));
+		*user_r = &u->base;
+		return 0;
+	}
+	if ((u = calloc(1, sizeof(*u))) == NULL) {
+		free(lower);
+		return err_set(err, ERR_TEMP, "store: out of memory");
+	}
+	u->base.store = s;
+	u->base.address = lower;
 	if (emb_user_dirs(s, u, address, err) < 0 ||
 	    embedded_db_open(u, err) < 0) {
-		emb_user_close(&u->base);
+		embedded_user_destroy(u);
 		return -1;
 	}
 	emb_user_clean(u, time(NULL));

@@ -55,6 +55,7 @@ struct store {
 	bool draining;    /* store_flush_changes() is running (home only) */
 	uint64_t next_id; /* the last handle id given out */
 	void *indexer;    /* the backend's background indexer, or NULL */
+	void *pool;       /* the backend's resting handles, or NULL */
 };
 
 /*
