@@ -60,6 +60,37 @@ kw_reload(struct embedded_user *u)
 	sqlite3_finalize(st);
 }
 
+/*
+ * True if names may have been added since kw_names was loaded, and then
+ * notes the generation the reload will see.  Without this, listing the
+ * unused bits (FLAGS at every SELECT) reloaded the table 27 times.
+ * Another process adding a name is seen when a message has its bit, or
+ * after the handle rests (embedded_pool_put() clears kw_gen).
+ */
+static bool
+kw_changed(struct embedded_user *u)
+{
+	struct store_shared *sh = u->base.shared;
+	uint64_t gen;
+
+	if (sh == NULL)
+		return true;
+	gen = __atomic_load_n(&sh->kw_gen, __ATOMIC_ACQUIRE) + 1;
+	if (u->kw_gen == gen)
+		return false;
+	u->kw_gen = gen;
+	return true;
+}
+
+/* After a commit that added names (so a reload finds them). */
+static void
+kw_announce(struct embedded_user *u)
+{
+	if (u->base.shared != NULL)
+		__atomic_add_fetch(&u->base.shared->kw_gen, 1,
+		                   __ATOMIC_RELEASE);
+}
+
 const char *
 store_keyword_name(struct store_user *pub, unsigned bit)
 {
@@ -68,7 +99,7 @@ store_keyword_name(struct store_user *pub, unsigned bit)
 	if (bit < STORE_KEYWORD_BIT0 || bit > 31 ||
 	    pub->store->ops != &store_embedded_ops)
 		return NULL;
-	if (u->kw_names[bit] == NULL)
+	if (u->kw_names[bit] == NULL && kw_changed(u))
 		kw_reload(u);
 	return u->kw_names[bit];
 }
@@ -136,15 +167,18 @@ kw_create(struct embedded_user *u, const char *name, int *bit_r,
 
 static int
 kw_bits(struct embedded_user *u, const char *const *names, size_t n,
-        bool create, uint32_t *bits_r, struct err *err)
+        bool create, bool *added_r, uint32_t *bits_r, struct err *err)
 {
 	int bit = -1;
 
 	for (size_t i = 0; i < n; i++) {
-		if (kw_lookup(u, names[i], &bit, err) < 0 ||
-		    (bit < 0 && create &&
-		     kw_create(u, names[i], &bit, err) < 0))
+		if (kw_lookup(u, names[i], &bit, err) < 0)
 			return -1;
+		if (bit < 0 && create) {
+			if (kw_create(u, names[i], &bit, err) < 0)
+				return -1;
+			*added_r = true;
+		}
 		if (bit >= STORE_KEYWORD_BIT0 && bit <= 31)
 			*bits_r |= 1u << bit;
 	}
@@ -156,6 +190,7 @@ store_keyword_bits(struct store_user *pub, const char *const *names, size_t n,
                    bool create, uint32_t *bits_r, struct err *err)
 {
 	struct embedded_user *u = embedded_user_of(pub);
+	bool added = false;
 	int rc;
 
 	*bits_r = 0;
@@ -169,11 +204,13 @@ store_keyword_bits(struct store_user *pub, const char *const *names, size_t n,
 	/* A write transaction only when a name may be added. */
 	if (embedded_run(u, create ? EMB_BEGIN_IMMEDIATE : EMB_BEGIN, err) < 0)
 		return -1;
-	rc = kw_bits(u, names, n, create, bits_r, err);
+	rc = kw_bits(u, names, n, create, &added, bits_r, err);
 	if (rc == 0 && embedded_run(u, EMB_COMMIT, err) < 0)
 		rc = -1;
 	if (rc < 0)
 		embedded_rollback(u);
+	else if (added)
+		kw_announce(u);
 	return rc;
 }
 

@@ -156,6 +156,7 @@ embedded_pool_put(struct store *s, struct embedded_user *u)
 	if (u->fts_attached)
 		return false;
 	sqlite3_db_release_memory(u->db);
+	u->kw_gen = 0; /* its next store_shared counts from 0 */
 	memset(&u->base.quota_bytes, 0,
 	       sizeof(u->base) - offsetof(struct store_user, quota_bytes));
 	pthread_mutex_lock(&p->lock);

@@ -62,6 +62,8 @@ struct embedded_user {
 	sqlite3_stmt *stmt[EMB_STMT_COUNT];
 	/* Keyword names by bit (embedded_keywords.c), NULL if unknown. */
 	char *kw_names[32];
+	/* store_shared.kw_gen + 1 when kw_names was loaded; 0: never. */
+	uint64_t kw_gen;
 	bool fts_attached; /* fts.db attached as "fts" (embedded_fts.c) */
 };
 

@@ -243,10 +243,44 @@ test_background_index(void **state)
 	assert_int_equal(got, 1);
 }
 
+/*
+ * A name one handle adds reaches another handle's list of names (FLAGS)
+ * without a message carrying it, also a handle that rested in the pool
+ * meanwhile (its user's shared state was made anew, counting from 0).
+ */
+static void
+test_keyword_names_across_handles(void **state)
+{
+	struct store_fixture *f = *state;
+	struct store_user *other = NULL, *rested = NULL;
+	uint32_t bits;
+	struct err err;
+
+	assert_int_equal(store_user_open(f->store, USER, &other, &err), 0);
+	for (unsigned b = STORE_KEYWORD_BIT0; b < 32; b++)
+		assert_null(store_keyword_name(other, b));
+	store_user_close(&other);
+	bits = kw_bits(f, "$Label1", true);
+	store_user_close(&f->user);
+	/* The pool gives the newest first: f's handle, then other's. */
+	assert_int_equal(store_user_open(f->store, USER, &f->user, &err), 0);
+	assert_int_equal(store_user_open(f->store, USER, &rested, &err), 0);
+	assert_string_equal(
+	    store_keyword_name(rested, (unsigned)__builtin_ctz(bits)),
+	    "$Label1");
+	bits = kw_bits(f, "$Label2", true);
+	assert_string_equal(
+	    store_keyword_name(rested, (unsigned)__builtin_ctz(bits)),
+	    "$Label2");
+	store_user_close(&rested);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_keyword_names_across_handles,
+	                                    setup, store_fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_keyword_bits, setup,
 	                                    store_fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_keyword_store_copy_search,

@@ -34,6 +34,11 @@ struct store_shared {
 	 */
 	pthread_mutex_t change;
 	void *backend; /* the backend's per-user state (group commit) */
+	/*
+	 * Keyword names added by this process's handles (atomic): a handle
+	 * reloads its names only when this moved (embedded_keywords.c).
+	 */
+	uint64_t kw_gen;
 };
 
 /*
