@@ -16,7 +16,6 @@
 #include "net/server.h"
 #include "pop3/lock.h"
 #include "pop3/pop3.h"
-#include "proto/mailuser.h"
 #include "proto/services.h"
 #include "smtp/queue.h"
 #include "smtp/smtp.h"
@@ -96,8 +95,7 @@ serve_run(const struct config *cfg, int port_offset)
 	                                       cfg->auth_fail_max_per_user,
 	                                       cfg->auth_fail_window,
 	                                       cfg->auth_fail_cooldown});
-	if ((svc.mailusers = mailuser_pool_new()) == NULL ||
-	    pop3_locks_new(&svc.pop3_locks, cfg->pop3_login_delay) < 0) {
+	if (pop3_locks_new(&svc.pop3_locks, cfg->pop3_login_delay) < 0) {
 		fprintf(stderr, "postamt serve: out of memory\n");
 		goto out;
 	}
@@ -119,8 +117,6 @@ serve_run(const struct config *cfg, int port_offset)
 out:
 	smtp_queue_runner_free(&queue);
 	server_free(&srv);
-	/* After the workers are gone (server_free), before the store. */
-	mailuser_pool_free(&svc.mailusers);
 	store_close(&svc.store);
 	auth_close(&svc.auth);
 	pop3_locks_free(&svc.pop3_locks);

@@ -8,15 +8,12 @@
 struct store;
 struct auth;
 struct pop3_locks;
-struct mailuser_pool;
 
 struct services {
 	struct store *store;
 	struct auth *auth;
 	/* Who holds a POP3 maildrop (pop3/lock.h); NULL: no locking. */
 	struct pop3_locks *pop3_locks;
-	/* Idle store handles for deliveries (proto/mailuser.h); may be NULL. */
-	struct mailuser_pool *mailusers;
 };
 
 #endif

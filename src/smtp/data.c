@@ -152,10 +152,10 @@ smtp_data_deliver_one(struct smtp_session *s, const char *user, struct err *e)
 	int rc;
 
 	/* With the user's quota (552 5.2.2 when it is full). */
-	if (mailuser_acquire(s->svc, user, &u, e) < 0)
+	if (mailuser_open(s->svc, user, &u, e) < 0)
 		return -1;
 	rc = store_deliver(u, "INBOX", msg->data, msg->len, 0, &uid, e);
-	mailuser_release(s->svc, user, &u);
+	store_user_close(&u);
 	return rc;
 }
 
@@ -207,12 +207,12 @@ smtp_data_save_sent(struct smtp_session *s, struct err *e)
 	    auth_user_info(s->svc->auth, s->user, &info, NULL) < 0 ||
 	    !info.save_sent)
 		return 0;
-	if (mailuser_acquire(s->svc, s->user, &u, e) < 0)
+	if (mailuser_open(s->svc, s->user, &u, e) < 0)
 		return -1;
 	rc = store_deliver(u, "Sent", msg->data + s->txn.return_path_len,
 	                   msg->len - s->txn.return_path_len, STORE_FLAG_SEEN,
 	                   &uid, e);
-	mailuser_release(s->svc, s->user, &u);
+	store_user_close(&u);
 	return rc;
 }
 
