@@ -93,6 +93,8 @@ bool imap_append_precheck(struct imap_session *s, const char *tag,
 /* cmd_idle.c: IDLE (RFC 2177) and the line that ends it */
 imap_cmd_fn imap_cmd_idle;
 void imap_cmd_idle_done(struct imap_session *s, const char *line, size_t len);
+/* Lets an idling session's store handle rest (store_user_rest()). */
+void imap_idle_rest(struct imap_session *s);
 
 /* cmd_quota.c: GETQUOTA, GETQUOTAROOT, SETQUOTA (RFC 9208) */
 imap_cmd_fn imap_cmd_getquota, imap_cmd_getquotaroot, imap_cmd_setquota;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "imap/cmd.h"
 #include "imap/condstore.h"
 #include "imap/resp.h"
 
@@ -156,8 +157,10 @@ imap_sync_on_change(void *arg, const struct store_change *ch)
 	}
 	sync_record(&s->box, ch);
 	/* RFC 2177: an IDLE client is told at once. */
-	if (s->idle_tag != NULL)
+	if (s->idle_tag != NULL) {
 		imap_sync_report(s, true);
+		imap_idle_rest(s);
+	}
 }
 
 /* Reports and drops the messages expunged elsewhere. */

@@ -99,8 +99,13 @@ store_keyword_name(struct store_user *pub, unsigned bit)
 	if (bit < STORE_KEYWORD_BIT0 || bit > 31 ||
 	    pub->store->ops != &store_embedded_ops)
 		return NULL;
-	if (u->kw_names[bit] == NULL && kw_changed(u))
-		kw_reload(u);
+	/* A resting handle (IMAP IDLE) wakes to read; the session rests it. */
+	if (u->kw_names[bit] == NULL && kw_changed(u)) {
+		if (store_user_wake(pub, NULL) == 0)
+			kw_reload(u);
+		else
+			u->kw_gen = 0; /* not loaded: try again next time */
+	}
 	return u->kw_names[bit];
 }
 

@@ -13,8 +13,9 @@
  * thread at a time, and sessions of one user run on several workers.
  *
  * Bounded: at most EMB_POOL_MAX handles (each holds the index's three
- * descriptors: index.db, -wal, -shm), none older than EMB_POOL_AGE
- * seconds; the oldest goes when a new one comes.  A resting handle keeps
+ * descriptors: index.db, -wal, -shm), EMB_POOL_PER_USER of one user,
+ * none older than EMB_POOL_AGE seconds; the oldest goes when a new one
+ * comes.  A resting handle keeps
  * its statements but not its page cache (sqlite3_db_release_memory), and
  * no fts.db.
  */
@@ -30,6 +31,12 @@
 #define EMB_POOL_MAX 64
 /* A handle resting longer is closed (seconds). */
 #define EMB_POOL_AGE 60
+/*
+ * Handles of one user at rest: enough for the sessions a user opens in
+ * a burst (a client's several connections); idle sessions of one user
+ * (store_user_rest()) must not fill the pool.
+ */
+#define EMB_POOL_PER_USER 4
 
 struct emb_pool_entry {
 	struct embedded_user *u;
@@ -108,6 +115,17 @@ pool_expire(struct emb_pool *p, time_t before, struct embedded_user **old)
 	return k;
 }
 
+/* How many of address's handles rest here; the caller holds the lock. */
+static size_t
+pool_count(const struct emb_pool *p, const char *address)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->n; i++)
+		n += strcmp(p->e[i].u->base.address, address) == 0;
+	return n;
+}
+
 static void
 pool_destroy_all(struct embedded_user **old, size_t n)
 {
@@ -161,6 +179,11 @@ embedded_pool_put(struct store *s, struct embedded_user *u)
 	       sizeof(u->base) - offsetof(struct store_user, quota_bytes));
 	pthread_mutex_lock(&p->lock);
 	n_old = pool_expire(p, now - EMB_POOL_AGE, old);
+	if (pool_count(p, u->base.address) >= EMB_POOL_PER_USER) {
+		pthread_mutex_unlock(&p->lock);
+		pool_destroy_all(old, n_old);
+		return false;
+	}
 	if (p->n == EMB_POOL_MAX)
 		old[n_old++] = pool_remove(p, 0);
 	p->e[p->n].u = u;

@@ -112,7 +112,11 @@ embedded_user_of(struct store_user *u)
  */
 int store_user_path(const char *address, struct buf *path, struct err *err);
 
-/* Closes u's database and frees it (embedded_user.c). */
+/*
+ * Closes u's database (finalizing its statements; u->db NULL after), and
+ * that and frees u (embedded_user.c).
+ */
+void embedded_user_close_db(struct embedded_user *u);
 void embedded_user_destroy(struct embedded_user *u);
 
 /*

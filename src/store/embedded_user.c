@@ -85,12 +85,22 @@ nomem:
 }
 
 void
-embedded_user_destroy(struct embedded_user *u)
+embedded_user_close_db(struct embedded_user *u)
 {
-	for (size_t i = 0; i < EMB_STMT_COUNT; i++)
+	for (size_t i = 0; i < EMB_STMT_COUNT; i++) {
 		sqlite3_finalize(u->stmt[i]);
+		u->stmt[i] = NULL;
+	}
 	if (u->db != NULL)
 		sqlite3_close(u->db);
+	u->db = NULL;
+	u->fts_attached = false;
+}
+
+void
+embedded_user_destroy(struct embedded_user *u)
+{
+	embedded_user_close_db(u);
 	for (size_t i = 0; i < 32; i++)
 		free(u->kw_names[i]);
 	free(u->dir);
@@ -161,16 +171,60 @@ emb_user_open(struct store *s, const char *address, struct store_user **user_r,
 }
 
 /*
- * SQLite keeps the pages a handle has read (about 90 KB for a selected
- * mailbox); a session that will only wait needs none of them.
+ * Rest: u's connection (db and statements) moves to a new handle r that
+ * goes to the pool like a closed one, so the next open of the user, or
+ * u's wake, takes it; if the pool is full it is closed.  u keeps its
+ * identity (watching, the shared state) and the keyword names it knows.
+ * Measured: a selected mailbox's connection holds some 90 KB and three
+ * descriptors, which 10,000 idle sessions cannot each keep.
  */
 static void
-emb_user_release_memory(struct store_user *pub)
+emb_user_rest(struct store_user *pub)
 {
-	struct embedded_user *u = embedded_user_of(pub);
+	struct embedded_user *u = embedded_user_of(pub), *r;
 
-	embedded_fts_detach(u);
-	sqlite3_db_release_memory(u->db);
+	if (u->db == NULL || !sqlite3_get_autocommit(u->db))
+		return;
+	r = calloc(1, sizeof(*r));
+	if (r == NULL || (r->base.address = strdup(pub->address)) == NULL ||
+	    (r->dir = strdup(u->dir)) == NULL ||
+	    (r->blob_dir = strdup(u->blob_dir)) == NULL) {
+		if (r != NULL)
+			embedded_user_destroy(r);
+		sqlite3_db_release_memory(u->db); /* rests in place */
+		return;
+	}
+	r->base.store = pub->store;
+	r->db = u->db;
+	memcpy(r->stmt, u->stmt, sizeof(r->stmt));
+	r->fts_attached = u->fts_attached;
+	u->db = NULL;
+	memset(u->stmt, 0, sizeof(u->stmt));
+	u->fts_attached = false;
+	if (!embedded_pool_put(pub->store, r))
+		embedded_user_destroy(r);
+}
+
+static int
+emb_user_wake(struct store_user *pub, struct err *err)
+{
+	struct embedded_user *u = embedded_user_of(pub), *r;
+
+	if (u->db != NULL)
+		return 0;
+	if ((r = embedded_pool_take(pub->store, pub->address)) != NULL) {
+		u->db = r->db;
+		memcpy(u->stmt, r->stmt, sizeof(u->stmt));
+		u->fts_attached = r->fts_attached;
+		r->db = NULL;
+		memset(r->stmt, 0, sizeof(r->stmt));
+		embedded_user_destroy(r);
+		return 0;
+	}
+	if (embedded_db_open(u, err) == 0)
+		return 0;
+	embedded_user_close_db(u);
+	return -1;
 }
 
 const struct store_backend_ops store_embedded_ops = {
@@ -196,5 +250,6 @@ const struct store_backend_ops store_embedded_ops = {
     .quota_get = embedded_quota_get,
     .shared_init = embedded_group_init,
     .shared_free = embedded_group_free,
-    .user_release_memory = emb_user_release_memory,
+    .user_rest = emb_user_rest,
+    .user_wake = emb_user_wake,
 };

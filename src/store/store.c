@@ -174,10 +174,18 @@ store_user_open(struct store *store, const char *user,
 }
 
 void
-store_user_release_memory(struct store_user *u)
+store_user_rest(struct store_user *u)
 {
-	if (u->store->ops->user_release_memory != NULL)
-		u->store->ops->user_release_memory(u);
+	if (u->store->ops->user_rest != NULL)
+		u->store->ops->user_rest(u);
+}
+
+int
+store_user_wake(struct store_user *u, struct err *err)
+{
+	if (u->store->ops->user_wake == NULL)
+		return 0;
+	return u->store->ops->user_wake(u, err);
 }
 
 void

@@ -310,10 +310,17 @@ typedef void (*store_change_fn)(void *arg, const struct store_change *ch);
 void store_user_watch(struct store_user *u, store_change_fn fn, void *arg);
 
 /*
- * Gives back what the handle caches (its database pages) while it is
- * going to wait, e.g. in IMAP IDLE; the next call reads them again.
+ * A handle that is going to wait (IMAP IDLE, for hours maybe) gives up
+ * its database connection: it goes to the store's pool of closed handles
+ * or is closed, and holds neither memory nor descriptors.  A resting
+ * handle keeps watching, and store_keyword_name() still works (it wakes
+ * the handle if it must read); anything else needs store_user_wake()
+ * first, which takes a pooled connection or opens one (-1 with *err if
+ * that fails: the handle stays at rest).  Both are cheap no-ops when
+ * there is nothing to do.
  */
-void store_user_release_memory(struct store_user *u);
+void store_user_rest(struct store_user *u);
+int store_user_wake(struct store_user *u, struct err *err);
 
 /*
  * Announces every queued change (see "The change feed") to the watching

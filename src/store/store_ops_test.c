@@ -312,6 +312,49 @@ test_feed(void **state)
 	store_user_close(&other);
 }
 
+/*
+ * A resting handle (IMAP IDLE) holds no connection but keeps watching;
+ * waking takes the pooled one back (or opens one), and the handle works.
+ */
+static void
+test_rest_wake(void **state)
+{
+	struct store_fixture *f = *state;
+	struct store_user *idler, *extra;
+	struct seen seen = {""};
+	struct store_mailbox_status st;
+	uint32_t uid;
+	struct err err;
+
+	assert_int_equal(store_user_open(f->store, USER, &idler, &err), 0);
+	store_user_watch(idler, record, &seen);
+	store_user_rest(idler);
+	assert_null(embedded_user_of(idler)->db);
+	store_user_rest(idler); /* again: nothing to do */
+	uid = append(f->user, "INBOX", MSG);
+	assert_string_equal(seen.log, "0:INBOX::1:0;");
+	assert_int_equal(store_user_wake(idler, &err), 0);
+	assert_non_null(embedded_user_of(idler)->db);
+	assert_int_equal(store_user_wake(idler, &err), 0);
+	assert_int_equal(store_mailbox_status(idler, "INBOX", &st, &err), 0);
+	assert_int_equal(st.messages, 1);
+	assert_int_equal(
+	    store_msg_set_flags(idler, "INBOX", uid, 1, STORE_FLAG_SEEN, &err),
+	    0);
+	/* Rest, then the pooled connection goes to another open: wake opens. */
+	store_user_rest(idler);
+	assert_int_equal(store_user_open(f->store, USER, &extra, &err), 0);
+	assert_int_equal(store_user_wake(idler, &err), 0);
+	assert_ptr_not_equal(embedded_user_of(idler)->db,
+	                     embedded_user_of(extra)->db);
+	store_user_close(&extra);
+	assert_int_equal(store_mailbox_status(idler, "INBOX", &st, &err), 0);
+	assert_int_equal(st.unseen, 0);
+	/* Closing a resting handle is fine too. */
+	store_user_rest(idler);
+	store_user_close(&idler);
+}
+
 static void
 test_orphan_gc(void **state)
 {
@@ -341,6 +384,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_rest_wake, setup,
+	                                    store_fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_create_delete, setup,
 	                                    store_fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_rename_subscribe, setup,

@@ -187,8 +187,12 @@ struct store_backend_ops {
 	int (*shared_init)(struct store_shared *sh, struct store_user *u,
 	                   struct err *err);
 	void (*shared_free)(struct store_shared *sh);
-	/* Optional: give back caches while the handle waits (IMAP IDLE). */
-	void (*user_release_memory)(struct store_user *u);
+	/*
+	 * Optional: give up the handle's database while it waits (IMAP
+	 * IDLE), and take one again (store.h store_user_rest()).
+	 */
+	void (*user_rest)(struct store_user *u);
+	int (*user_wake)(struct store_user *u, struct err *err);
 };
 
 /* The SQLite + blob files backend (embedded_*.c). */

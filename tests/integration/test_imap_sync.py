@@ -114,3 +114,36 @@ def test_selected_mailbox_renamed_elsewhere(server, tls_ctx):
     assert lines[0] == b"* 1 FETCH (UID 1 FLAGS (\\Flagged))"
     a.logout()
     watcher.close()
+
+
+def open_fds(pid):
+    import os
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def test_idle_sessions_hold_no_database(server, tls_ctx):
+    """An idling session's store handle rests (store_user_rest()): 40 IDLE
+    sessions of one user cost their sockets, not three SQLite descriptors
+    each; all still hear a delivery at once, and work after DONE."""
+    deliver(server)
+    before = open_fds(server.pid)
+    idlers = []
+    for i in range(40):
+        raw = raw_selected(server, tls_ctx)
+        raw.send(b"i IDLE\r\n")
+        assert raw.line() == b"+ idling"
+        idlers.append(raw)
+    grown = open_fds(server.pid) - before
+    # One socket each, and at most 4 resting connections of alice (x3).
+    assert grown <= 40 + 12 + 4, grown
+    deliver(server)
+    for raw in idlers:
+        assert timed_line(raw, 2.0) == b"* 2 EXISTS"
+    for n, raw in enumerate(idlers[:5]):
+        raw.send(b"DONE\r\n")
+        assert raw.line() == b"i OK IDLE terminated"
+        raw.send(f"f{n} FETCH 2 (UID FLAGS)\r\n".encode())
+        assert raw.until_tagged(f"f{n}".encode())[0] == \
+            b"* 2 FETCH (UID 2 FLAGS ())"
+    for raw in idlers:
+        raw.close()
