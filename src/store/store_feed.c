@@ -37,20 +37,15 @@ store_feed_bucket(const char *address)
 void
 store_feed_remove(struct store_user *u)
 {
-	struct store_user **pp;
-
 	if (u->watch_fn == NULL)
 		return;
-	pp = &u->store->watchers[store_feed_bucket(u->address)];
-	for (; *pp != NULL; pp = &(*pp)->watch_next) {
-		if (*pp == u) {
-			*pp = u->watch_next;
-			break;
-		}
-	}
+	*u->watch_pprev = u->watch_next;
+	if (u->watch_next != NULL)
+		u->watch_next->watch_pprev = u->watch_pprev;
 	u->watch_fn = NULL;
 	u->watch_arg = NULL;
 	u->watch_next = NULL;
+	u->watch_pprev = NULL;
 }
 
 void
@@ -65,6 +60,9 @@ store_user_watch(struct store_user *u, store_change_fn fn, void *arg)
 	u->watch_fn = fn;
 	u->watch_arg = arg;
 	u->watch_next = u->store->watchers[b];
+	if (u->watch_next != NULL)
+		u->watch_next->watch_pprev = &u->watch_next;
+	u->watch_pprev = &u->store->watchers[b];
 	u->store->watchers[b] = u;
 }
 

@@ -75,8 +75,10 @@ struct store_user {
 	store_change_fn watch_fn;             /* NULL: not watching */
 	void *watch_arg;
 	struct store_user *watch_next; /* in store->watchers[bucket] */
-	uint64_t id;                   /* unique in the store: the origin */
-	struct store_shared *shared;   /* of every handle of this user */
+	/* What points at this one there: removal in O(1) (10,000 IDLE). */
+	struct store_user **watch_pprev;
+	uint64_t id;                 /* unique in the store: the origin */
+	struct store_shared *shared; /* of every handle of this user */
 };
 
 /* True on the thread that opened the store (the event loop's). */
