@@ -190,7 +190,7 @@ store_flags_update(struct store_user *pub, const char *mailbox, int mode,
 	struct changes_stmts ss = {NULL, NULL};
 	struct emb_counters c;
 	int64_t before;
-	bool locked = false;
+	bool locked = false, lazy = false;
 	int rc = -1;
 
 	if (name == NULL)
@@ -211,7 +211,8 @@ store_flags_update(struct store_user *pub, const char *mailbox, int mode,
 	 */
 	store_change_lock(pub);
 	locked = true;
-	if (embedded_run(u, EMB_BEGIN_IMMEDIATE, err) < 0)
+	/* No fsync for flags (embedded_lazy.c). */
+	if (embedded_flags_begin(u, count, &lazy, err) < 0)
 		goto out;
 	if (embedded_counters_get(u, name, &c, err) < 0)
 		goto fail;
@@ -221,13 +222,13 @@ store_flags_update(struct store_user *pub, const char *mailbox, int mode,
 		                &msgs[i], err) < 0)
 			goto fail;
 	if ((c.modseq != before && embedded_counters_set(u, &c, err) < 0) ||
-	    embedded_run(u, EMB_COMMIT, err) < 0)
+	    embedded_flags_commit(u, lazy, c.modseq - before, err) < 0)
 		goto fail;
 	changes_publish(pub, name, before, msgs, count);
 	rc = 0;
 	goto out;
 fail:
-	embedded_rollback(u);
+	embedded_flags_abort(u, lazy);
 out:
 	if (locked)
 		store_change_unlock(pub);

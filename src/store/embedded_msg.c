@@ -446,8 +446,10 @@ embedded_msg_set_flags(struct store_user *pub, const char *mailbox,
 	struct embedded_user *u = embedded_user_of(pub);
 	struct emb_counters c;
 	uint32_t old = 0, new;
+	bool lazy;
 
-	if (embedded_run(u, EMB_BEGIN_IMMEDIATE, err) < 0)
+	/* No fsync for flags (embedded_lazy.c). */
+	if (embedded_flags_begin(u, 1, &lazy, err) < 0)
 		return -1;
 	if (embedded_counters_get(u, mailbox, &c, err) < 0 ||
 	    emb_flags_get(u, c.id, uid, &old, err) < 0)
@@ -463,7 +465,7 @@ embedded_msg_set_flags(struct store_user *pub, const char *mailbox,
 		    embedded_counters_set(u, &c, err) < 0)
 			goto fail;
 	}
-	if (embedded_run(u, EMB_COMMIT, err) < 0)
+	if (embedded_flags_commit(u, lazy, new != old ? 1 : 0, err) < 0)
 		goto fail;
 	if (new != old) {
 		struct store_change ch = {.kind = STORE_CHANGE_FLAGS,
@@ -476,7 +478,7 @@ embedded_msg_set_flags(struct store_user *pub, const char *mailbox,
 	}
 	return 0;
 fail:
-	embedded_rollback(u);
+	embedded_flags_abort(u, lazy);
 	return -1;
 }
 

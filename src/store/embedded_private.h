@@ -120,6 +120,23 @@ void embedded_user_close_db(struct embedded_user *u);
 void embedded_user_destroy(struct embedded_user *u);
 
 /*
+ * Flag changes committed without an fsync (embedded_lazy.c).  A flag
+ * transaction that gives out at most max_modseqs mod-sequences starts
+ * with embedded_flags_begin() (*lazy_r: no fsync at its commit), ends
+ * with embedded_flags_commit() (modseqs: how many it gave out) or
+ * embedded_flags_abort().  embedded_lazy_recover(), at a user's first
+ * open in a process, moves HIGHESTMODSEQ past what a power cut may have
+ * lost.
+ */
+int embedded_flags_begin(struct embedded_user *u, size_t max_modseqs,
+                         bool *lazy_r, struct err *err);
+int embedded_flags_commit(struct embedded_user *u, bool lazy, int64_t modseqs,
+                          struct err *err);
+void embedded_flags_abort(struct embedded_user *u, bool lazy);
+int embedded_lazy_recover(struct embedded_user *u, uint64_t boot,
+                          struct err *err);
+
+/*
  * Closed handles resting for the next open of their user
  * (embedded_pool.c, s->pool).  embedded_pool_take() returns one of
  * address (lower-cased) or NULL; embedded_pool_put() keeps u if it is

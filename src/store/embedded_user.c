@@ -10,6 +10,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <openssl/rand.h>
+
 /* Creates dir (mode 0700) unless it exists. */
 static int
 emb_mkdir(const char *dir, struct err *err)
@@ -30,6 +32,11 @@ emb_open(struct store *s, struct err *err)
 		return err_set(err, ERR_TEMP, "store: out of memory");
 	r = emb_mkdir(buf_cstr(&dir), err);
 	buf_free(&dir);
+	/* Non-zero: a user's meta 'boot' of 0 is "never opened". */
+	if (r == 0 &&
+	    (RAND_bytes((unsigned char *)&s->boot, sizeof(s->boot)) != 1 ||
+	     s->boot == 0))
+		r = err_set(err, ERR_INTERNAL, "store: no random bytes");
 	if (r == 0)
 		r = embedded_sync_init(s, err);
 	if (r == 0 && (r = embedded_pool_init(s, err)) < 0)
@@ -109,6 +116,16 @@ embedded_user_destroy(struct embedded_user *u)
 	free(u);
 }
 
+/* Opens u's index; the first time in this process, recovers lazy modseqs. */
+static int
+emb_user_db_open(struct embedded_user *u, struct err *err)
+{
+	if (embedded_db_open(u, err) < 0 ||
+	    embedded_lazy_recover(u, u->base.store->boot, err) < 0)
+		return -1;
+	return 0;
+}
+
 static void
 emb_user_close(struct store_user *pub)
 {
@@ -161,7 +178,7 @@ emb_user_open(struct store *s, const char *address, struct store_user **user_r,
 	u->base.store = s;
 	u->base.address = lower;
 	if (emb_user_dirs(s, u, address, err) < 0 ||
-	    embedded_db_open(u, err) < 0) {
+	    emb_user_db_open(u, err) < 0) {
 		embedded_user_destroy(u);
 		return -1;
 	}
@@ -221,7 +238,7 @@ emb_user_wake(struct store_user *pub, struct err *err)
 		embedded_user_destroy(r);
 		return 0;
 	}
-	if (embedded_db_open(u, err) == 0)
+	if (emb_user_db_open(u, err) == 0)
 		return 0;
 	embedded_user_close_db(u);
 	return -1;

@@ -61,6 +61,7 @@ struct store {
 	uint64_t next_id; /* the last handle id given out */
 	void *indexer;    /* the backend's background indexer, or NULL */
 	void *pool;       /* the backend's resting handles, or NULL */
+	uint64_t boot;    /* random per store_open(): this process's run */
 };
 
 /*

@@ -194,6 +194,78 @@ msg_of(struct store_user *u, uint32_t uid)
 	return m;
 }
 
+static int64_t
+meta_of(struct store_user *u, const char *key)
+{
+	int64_t v = -1;
+	struct err err;
+
+	assert_int_equal(embedded_meta_get(embedded_user_of(u), key, &v, &err),
+	                 0);
+	return v;
+}
+
+static uint64_t
+highestmodseq(struct store_user *u)
+{
+	struct store_mailbox_status st;
+	struct err err;
+
+	assert_int_equal(store_mailbox_status(u, "INBOX", &st, &err), 0);
+	return st.highestmodseq;
+}
+
+/*
+ * Flag changes commit without an fsync (embedded_lazy.c), counted in meta
+ * 'lazy'; the next process's first open moves HIGHESTMODSEQ past what a
+ * power cut could have lost, once; past the bound the count is reset by
+ * a durable commit.
+ */
+static void
+test_lazy_flags(void **state)
+{
+	struct store_fixture *f = *state;
+	uint32_t uids[2];
+	struct err err;
+	uint64_t m;
+
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(
+		    store_deliver(f->user, "INBOX", "x", 1, 0, &uids[i], &err),
+		    0);
+	assert_int_equal(meta_of(f->user, "lazy"), 0);
+	assert_int_equal(store_msg_set_flags(f->user, "INBOX", uids[0], 1,
+	                                     STORE_FLAG_SEEN, &err),
+	                 0);
+	assert_int_equal(meta_of(f->user, "lazy"), 1);
+	/* Unchanged flags give out no mod-sequence. */
+	assert_int_equal(store_msg_set_flags(f->user, "INBOX", uids[0], 1,
+	                                     STORE_FLAG_SEEN, &err),
+	                 0);
+	assert_int_equal(meta_of(f->user, "lazy"), 1);
+	m = highestmodseq(f->user);
+	/* Another process (a new store) opens the user: one move up. */
+	store_user_close(&f->user);
+	store_close(&f->store);
+	assert_int_equal(store_open(f->dir, &f->store, &err), 0);
+	assert_int_equal(
+	    store_user_open(f->store, "alice@example.test", &f->user, &err), 0);
+	assert_true(highestmodseq(f->user) == m + (1 << 21));
+	assert_int_equal(meta_of(f->user, "lazy"), 0);
+	store_user_close(&f->user);
+	assert_int_equal(
+	    store_user_open(f->store, "alice@example.test", &f->user, &err), 0);
+	assert_true(highestmodseq(f->user) == m + (1 << 21));
+	/* Past the bound, the count goes back to 0 (durably). */
+	assert_int_equal(
+	    embedded_meta_set(embedded_user_of(f->user), "lazy", 1 << 20, &err),
+	    0);
+	assert_int_equal(store_msg_set_flags(f->user, "INBOX", uids[1], 1,
+	                                     STORE_FLAG_FLAGGED, &err),
+	                 0);
+	assert_int_equal(meta_of(f->user, "lazy"), 0);
+}
+
 static void
 test_flags_modseq(void **state)
 {
@@ -507,6 +579,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_uids_never_reused, setup,
 	                                    store_fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_status_counts, setup,
+	                                    store_fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_lazy_flags, setup,
 	                                    store_fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_flags_modseq, setup,
 	                                    store_fixture_teardown),
