@@ -162,3 +162,44 @@ folderfilter = lambda f: f in ['INBOX']
     subjects = server_subjects(server, tls_ctx)
     assert set(subjects) == {"alpha", "beta", "gamma"}
     assert "\\Seen" in subjects["gamma"]
+
+
+def test_neomutt_reads_and_moves(server, tls_ctx, tmp_path):
+    """neomutt, driven through a pseudo-terminal by `script`, opens INBOX
+    over IMAPS (trusting the server's certificate), pipes the first
+    message to a file (reading it) and saves it to Archive (a move:
+    neomutt copies, marks it deleted and expunges on sync)."""
+    need("neomutt")
+    need("script")
+    deliver(server, mail("for-neomutt", "read me with neomutt").encode())
+    out = tmp_path / "read.txt"
+    rc = tmp_path / "muttrc"
+    rc.write_text(f"""set folder = "imaps://localhost:{server.port('imaps')}/"
+set spoolfile = "+INBOX"
+set imap_user = "{ALICE}"
+set imap_pass = "{PASSWORD}"
+set certificate_file = "{server.data / 'tls' / 'cert.pem'}"
+set ssl_force_tls = yes
+set imap_check_subscribed = no
+set header_cache = ""
+set message_cachedir = ""
+set move = no
+set delete = yes
+set quit = yes
+set confirmappend = no
+set confirmcreate = no
+set mark_old = no
+set wait_key = no
+set pipe_decode = no
+""")
+    keys = (f'push "<pipe-message>cat > {out}<enter>'
+            '<save-message>=Archive<enter><sync-mailbox><quit>"')
+    cmd = f"neomutt -n -F {rc} -e '{keys}'"
+    res = subprocess.run(["script", "-qec", cmd, "/dev/null"],
+                         capture_output=True, timeout=60, stdin=subprocess.DEVNULL,
+                         env={"TERM": "xterm", "HOME": str(tmp_path),
+                              "PATH": "/usr/bin:/bin"})
+    assert res.returncode == 0, res.stdout[-2000:]
+    assert "read me with neomutt" in out.read_text()
+    assert server_subjects(server, tls_ctx, "INBOX") == {}
+    assert list(server_subjects(server, tls_ctx, "Archive")) == ["for-neomutt"]
