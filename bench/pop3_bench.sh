@@ -88,6 +88,10 @@ t1=$(date +%s)
 fill "$DOVECOT_LMTP_PORT" testuser1@bench.local 1 >/dev/null
 t2=$(date +%s)
 echo "# preload: postamt $((t1 - t0)) s (SMTP), dovecot $((t2 - t1)) s (LMTP)"
+t3=$(date +%s)
+ref_wait_quiet "$POSTAMT_PID"
+ref_wait_quiet "$DOVECOT_PID"
+echo "# both servers quiet after $(($(date +%s) - t3)) s more (indexing)"
 
 VALUE_KEY=MB_per_s
 for run in cold warm; do

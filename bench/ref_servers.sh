@@ -107,6 +107,21 @@ ref_hz() {
 	getconf CLK_TCK
 }
 
+# ref_wait_quiet PID [MAX_S]: waits until PID's process tree used under 5 %
+# of a core over a second (Postamt's full-text indexer catching up after a
+# preload, say), at most MAX_S seconds (120), so a run measures only itself.
+ref_wait_quiet() {
+	local pid=$1 max=${2:-120} hz a b
+	hz=$(ref_hz)
+	for ((i = 0; i < max; i++)); do
+		a=$(ref_cpu_ticks "$pid")
+		sleep 1
+		b=$(ref_cpu_ticks "$pid")
+		[ $((b - a)) -lt $((hz / 20 + 1)) ] && return 0
+	done
+	echo "# $pid still busy after ${max} s" >&2
+}
+
 # ---------------------------------------------------------------- Postamt
 
 # postamt_setup USER... : a fresh data dir for domain bench.test, users with

@@ -27,6 +27,11 @@ test_crlf_copied_exactly(void **state)
 	check("Subject: a\r\n\r\nbody\r\n", POP3_DOTSTUFF_ALL,
 	      "Subject: a\r\n\r\nbody\r\n.\r\n");
 	check("", POP3_DOTSTUFF_ALL, ".\r\n");
+	/* Runs of clean body lines go out in one piece, the rest as before. */
+	check("H: v\r\n\r\nl1\r\nl2\r\n.dot\r\nbare\nl3\r\nmid\rcr\r\nend",
+	      POP3_DOTSTUFF_ALL,
+	      "H: v\r\n\r\nl1\r\nl2\r\n..dot\r\nbare\r\nl3\r\nmid\rcr\r\n"
+	      "end\r\n.\r\n");
 }
 
 static void
@@ -104,6 +109,7 @@ test_pieces_match_whole(void **state)
 	    "A: b\n\n.bare\n\r\n..\r",
 	    "\r\n\r\n\r\n.\r\n\r",
 	    "A: 1\r\nB: 2\r\n\r\nl1\r\n.l2\r\nl3\r\nl4",
+	    "H: v\r\n\r\nl1\r\nl2\r\n.dot\r\nbare\nl3\r\nmid\rcr\r\nend",
 	};
 	static const int64_t lines[] = {POP3_DOTSTUFF_ALL, 0, 1, 2, 3};
 
