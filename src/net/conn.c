@@ -9,7 +9,9 @@
  * re-enters the connection.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -563,6 +565,48 @@ conn_write(struct conn *c, const void *data, size_t n)
 	if (c->closing || c->bev == NULL)
 		return -1;
 	return bufferevent_write(c->bev, data, n) == 0 ? 0 : -1;
+}
+
+struct conn_file *
+conn_file_new(struct conn *c, int fd, uint64_t size)
+{
+	struct evbuffer_file_segment *seg;
+	int copy;
+
+	if (c->closing || c->bev == NULL || conn_is_tls(c) || fd < 0 ||
+	    size > INT64_MAX)
+		return NULL;
+	if ((copy = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0)
+		return NULL;
+	/* One thread only; sendfile, not mmap: nothing is read here. */
+	seg = evbuffer_file_segment_new(copy, 0, (ev_off_t)size,
+	                                EVBUF_FS_CLOSE_ON_FREE |
+	                                    EVBUF_FS_DISABLE_MMAP |
+	                                    EVBUF_FS_DISABLE_LOCKING);
+	if (seg == NULL)
+		close(copy);
+	return (struct conn_file *)seg;
+}
+
+int
+conn_write_file(struct conn *c, struct conn_file *f, uint64_t off, uint64_t len)
+{
+	if (c->closing || c->bev == NULL)
+		return -1;
+	return evbuffer_add_file_segment(bufferevent_get_output(c->bev),
+	                                 (struct evbuffer_file_segment *)f,
+	                                 (ev_off_t)off, (ev_off_t)len) == 0
+	           ? 0
+	           : -1;
+}
+
+void
+conn_file_free(struct conn_file **f)
+{
+	if (*f == NULL)
+		return;
+	evbuffer_file_segment_free((struct evbuffer_file_segment *)*f);
+	*f = NULL;
 }
 
 int

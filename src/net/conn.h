@@ -102,6 +102,20 @@ int conn_write(struct conn *c, const void *data, size_t n);
 int conn_printf(struct conn *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/*
+ * Bytes queued straight from a file, sent with sendfile(): no copy through
+ * user space (POP3 RETR of large messages).  conn_file_new() returns NULL
+ * where that cannot work (a TLS connection: the bytes must be encrypted)
+ * or on failure; the caller then copies.  It takes a dup() of fd, so the
+ * queued ranges stay valid after the caller closes fd; conn_file_free()
+ * drops the caller's reference (the queue keeps its own).
+ */
+struct conn_file;
+struct conn_file *conn_file_new(struct conn *c, int fd, uint64_t size);
+int conn_write_file(struct conn *c, struct conn_file *f, uint64_t off,
+                    uint64_t len);
+void conn_file_free(struct conn_file **f);
+
 /* Bytes queued but not yet sent (for back-pressure on large responses). */
 size_t conn_output_len(const struct conn *c);
 
@@ -134,7 +148,7 @@ int conn_starttls(struct conn *c);
  * be queued (the caller then runs the work inline).
  */
 int conn_run_blocking(struct conn *c, void (*work)(void *arg),
-		      void (*done)(void *session, void *arg), void *arg);
+                      void (*done)(void *session, void *arg), void *arg);
 
 /*
  * Asks for COMPRESS=DEFLATE (RFC 4978): once the output queued so far (the

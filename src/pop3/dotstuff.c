@@ -51,8 +51,8 @@ dotstuff_line_end(struct pop3_dotstuff *ds, struct buf *out)
  * line start: there nothing is counted.  Copying the run in one piece
  * instead of line by line halved RETR's CPU per MiB.
  */
-static size_t
-dotstuff_clean_run(const struct pop3_dotstuff *ds, const char *p, size_t n)
+size_t
+pop3_dotstuff_clean_run(const struct pop3_dotstuff *ds, const char *p, size_t n)
 {
 	size_t pos = 0;
 	const char *lf;
@@ -78,7 +78,7 @@ pop3_dotstuff_feed(struct pop3_dotstuff *ds, struct buf *out, const char *p,
 		size_t end, cend, run;
 		int rc;
 
-		if ((run = dotstuff_clean_run(ds, p + pos, n - pos)) > 0) {
+		if ((run = pop3_dotstuff_clean_run(ds, p + pos, n - pos)) > 0) {
 			if (buf_append(out, p + pos, run) < 0)
 				return -1;
 			pos += run;

@@ -58,4 +58,13 @@ int pop3_dotstuff_finish(struct pop3_dotstuff *ds, struct buf *out);
 int pop3_dotstuff_append(struct buf *out, const char *msg, size_t len,
                          int64_t body_lines);
 
+/*
+ * How many bytes at p go out exactly as they are, as whole lines: each
+ * ends in CRLF and none starts with a dot, in a RETR's body at a line
+ * start (else 0).  The caller may send them some other way (sendfile)
+ * and must then feed the rest from p + the length on.
+ */
+size_t pop3_dotstuff_clean_run(const struct pop3_dotstuff *ds, const char *p,
+                               size_t n);
+
 #endif

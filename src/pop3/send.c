@@ -8,15 +8,24 @@
  * stay in order).  So a session holds two chunks plus a bounded amount of
  * output, however large the message and however slow the client.
  */
+#include <string.h>
+
 #include "mime/mime.h"
 #include "pop3/session.h"
 #include "store/store.h"
 
 #define SEND_CHUNK (64 * 1024)
+/*
+ * Runs of clean lines (pop3_dotstuff_clean_run()) at least this long go
+ * by sendfile() on plain connections; shorter ones are not worth a
+ * segment of their own.
+ */
+#define SEND_FILE_RUN_MIN (4 * 1024)
 
 void
 pop3_send_free(struct pop3_session *s)
 {
+	conn_file_free(&s->send.file);
 	store_stream_close(&s->send.msg);
 	buf_free(&s->send.in);
 	buf_free(&s->send.out);
@@ -58,6 +67,38 @@ send_read(struct pop3_send *sd, struct err *err)
 	return n;
 }
 
+/*
+ * Queues the chunk in sd->in: long clean runs by sendfile() from the
+ * message's file (they need no stuffing, and the copy into the socket is
+ * most of RETR's CPU), the rest stuffed through sd->out, in order.
+ */
+static int
+send_chunk_file(struct pop3_session *s, struct pop3_send *sd)
+{
+	const char *p = sd->in.data, *lf;
+	size_t n = sd->in.len, i = 0, run, end;
+
+	while (i < n && !pop3_dotstuff_is_done(&sd->ds)) {
+		run = pop3_dotstuff_clean_run(&sd->ds, p + i, n - i);
+		if (run >= SEND_FILE_RUN_MIN) {
+			if (conn_write(s->c, sd->out.data, sd->out.len) < 0 ||
+			    conn_write_file(s->c, sd->file, sd->in_off + i,
+			                    run) < 0)
+				return -1;
+			buf_reset(&sd->out);
+			i += run;
+			continue;
+		}
+		/* The short run and the line after it, the usual way. */
+		lf = memchr(p + i + run, '\n', n - i - run);
+		end = lf != NULL ? (size_t)(lf - p) + 1 : n;
+		if (pop3_dotstuff_feed(&sd->ds, &sd->out, p + i, end - i) < 0)
+			return -1;
+		i = end;
+	}
+	return conn_write(s->c, sd->out.data, sd->out.len);
+}
+
 /* Stuffs and queues chunks until the output is full (1) or all is sent
  * (0); -1 if the message cannot be read or the connection is closing. */
 static int
@@ -65,6 +106,7 @@ send_chunks(struct pop3_session *s, struct err *err)
 {
 	struct pop3_send *sd = &s->send;
 	ssize_t n;
+	int rc;
 
 	while (!pop3_dotstuff_is_done(&sd->ds)) {
 		if (conn_output_len(s->c) >= CONN_OUTPUT_HIGH)
@@ -72,9 +114,16 @@ send_chunks(struct pop3_session *s, struct err *err)
 		if ((n = send_read(sd, err)) <= 0)
 			return (int)n;
 		buf_reset(&sd->out);
-		if (pop3_dotstuff_feed(&sd->ds, &sd->out, sd->in.data,
-		                       sd->in.len) < 0 ||
-		    conn_write(s->c, sd->out.data, sd->out.len) < 0)
+		if (sd->file != NULL)
+			rc = send_chunk_file(s, sd);
+		else
+			rc = pop3_dotstuff_feed(&sd->ds, &sd->out, sd->in.data,
+			                        sd->in.len) < 0 ||
+			             conn_write(s->c, sd->out.data,
+			                        sd->out.len) < 0
+			         ? -1
+			         : 0;
+		if (rc < 0)
 			return err_set(err, ERR_TEMP, "cannot queue output");
 		sd->pos += (uint64_t)n;
 	}
@@ -158,6 +207,10 @@ pop3_send_start(struct pop3_session *s, uint32_t n, const struct store_msg *msg,
 	sd->n = n;
 	sd->is_retr = body_lines == POP3_DOTSTUFF_ALL;
 	sd->pos = 0;
+	/* Only RETR's body has runs to send as they are; not worth it small. */
+	if (sd->is_retr && store_stream_size(sd->msg) >= 2 * SEND_CHUNK)
+		sd->file = conn_file_new(s->c, store_stream_fd(sd->msg),
+		                         store_stream_size(sd->msg));
 	pop3_dotstuff_init(&sd->ds, body_lines);
 	pop3_send_pump(s);
 }

@@ -42,6 +42,8 @@ struct pop3_send {
 	uint64_t in_off;
 	struct buf out; /* that chunk stuffed */
 	struct pop3_dotstuff ds;
+	/* Plain connections: clean runs go by sendfile() from here. */
+	struct conn_file *file;
 };
 
 struct pop3_session {

@@ -359,9 +359,16 @@ emb_stream_close(struct store_stream *pub)
 	free(st);
 }
 
+static int
+emb_stream_fd(const struct store_stream *pub)
+{
+	return ((const struct emb_stream *)pub)->fd;
+}
+
 static const struct store_stream_ops emb_stream_ops = {
     .read = emb_stream_read,
     .close = emb_stream_close,
+    .fd = emb_stream_fd,
 };
 
 int

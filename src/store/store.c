@@ -312,6 +312,12 @@ store_stream_read(struct store_stream *st, uint64_t off, void *dst, size_t len,
 	return st->ops->read(st, off, dst, len, err);
 }
 
+int
+store_stream_fd(const struct store_stream *st)
+{
+	return st->ops->fd != NULL ? st->ops->fd(st) : -1;
+}
+
 void
 store_stream_close(struct store_stream **st)
 {

@@ -143,6 +143,12 @@ uint64_t store_stream_size(const struct store_stream *st);
 ssize_t store_stream_read(struct store_stream *st, uint64_t off, void *dst,
                           size_t len, struct err *err);
 void store_stream_close(struct store_stream **st);
+/*
+ * A descriptor whose bytes from offset 0 are the message, for sendfile()
+ * (it stays the stream's: dup() it to keep it), or -1 if the backend
+ * has none (an object store, say).
+ */
+int store_stream_fd(const struct store_stream *st);
 
 /* Replaces (mode 0), adds (mode 1) or removes (mode -1) flag bits. */
 int store_msg_set_flags(struct store_user *u, const char *mailbox, uint32_t uid,

@@ -123,6 +123,8 @@ struct store_stream_ops {
 	ssize_t (*read)(struct store_stream *st, uint64_t off, void *dst,
 	                size_t len, struct err *err);
 	void (*close)(struct store_stream *st);
+	/* Optional: a descriptor of the bytes (store_stream_fd()). */
+	int (*fd)(const struct store_stream *st);
 };
 
 struct store_stream {

@@ -330,3 +330,59 @@ def test_shutdown_applies_no_deletions(server, tls_ctx):
     p = pop3s(server, tls_ctx)
     assert p.stat()[0] == 1
     p.quit()
+
+
+def retr_wire(sock, n):
+    """The raw bytes of RETR n's response after its +OK line."""
+    sock.sendall(b"RETR %d\r\n" % n)
+    data = b""
+    while not data.endswith(b"\r\n.\r\n") or b"\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, data[-200:]
+        data += chunk
+    first, rest = data.split(b"\r\n", 1)
+    assert first.startswith(b"+OK"), first
+    return rest
+
+
+def test_large_retr_plain_matches_tls(server, tls_ctx):
+    """On a plain connection RETR sends long runs of clean lines with
+    sendfile() and stuffs the rest; the bytes on the wire are exactly those
+    a TLS session (copied and stuffed throughout) gets."""
+    import ssl
+    body = []
+    for i in range(6000):  # ~400 KiB, a dot line here and there
+        if i % 997 == 0:
+            body.append("." + "d" * 70)
+        elif i % 1499 == 0:
+            body.append("")
+        else:
+            body.append("line %05d " % i + "x" * 60)
+    sent = message("big", body)
+    deliver(server, sent)
+    server.stop()
+    server.configure(plaintext_auth_on_loopback="true")
+    server.start()
+    plain = socket.create_connection(("127.0.0.1", server.port("pop3")), 10)
+    plain.recv(512)
+    plain.sendall(f"USER {ALICE}\r\nPASS {PASSWORD}\r\n".encode())
+    got = b""
+    while got.count(b"\r\n") < 2:
+        got += plain.recv(512)
+    assert got.split(b"\r\n")[1].startswith(b"+OK"), got
+    wire_plain = retr_wire(plain, 1)
+    plain.sendall(b"QUIT\r\n")
+    plain.close()
+    raw = socket.create_connection(("127.0.0.1", server.port("pop3s")), 10)
+    tls = tls_ctx.wrap_socket(raw, server_hostname="localhost")
+    tls.recv(512)
+    tls.sendall(f"USER {ALICE}\r\n".encode())
+    tls.recv(512)
+    tls.sendall(f"PASS {PASSWORD}\r\n".encode())
+    assert tls.recv(512).startswith(b"+OK")
+    wire_tls = retr_wire(tls, 1)
+    tls.close()
+    assert wire_plain == wire_tls
+    assert b"\r\n..ddd" in wire_plain
+    unstuffed = wire_plain[:-3].replace(b"\r\n..", b"\r\n.")
+    assert unstuffed.endswith(sent)
