@@ -82,6 +82,8 @@ struct fetch_req {
 
 /* Bytes of a streamed literal read and queued at a time. */
 #define FETCH_STREAM_CHUNK (64 * 1024)
+/* Untagged FETCH responses gathered before one conn_write(). */
+#define FETCH_OUT_BATCH (16 * 1024)
 
 /*
  * The streamed end of one message's response: the whole-message literals
@@ -782,11 +784,11 @@ fetch_streams(struct imap_session *s, const struct fetch_req *req,
 static enum fetch_rc
 fetch_one(struct imap_session *s, const struct fetch_req *req,
           const struct imap_fetch_mods *mods, size_t i, struct buf *msg,
-          struct fetch_tail *tail, struct err *err)
+          struct buf *out, struct fetch_tail *tail, struct err *err)
 {
 	struct store_msg *m = &s->box.msgs[i];
-	struct buf out = BUF_INIT;
-	struct fetch_msg fm = {s, &out, msg, NULL, NULL, i, mods, NULL};
+	struct fetch_msg fm = {s, out, msg, NULL, NULL, i, mods, NULL};
+	size_t start = out->len;
 	struct store_msg_cache cache = {NULL, NULL, NULL};
 	struct mime_part *root = NULL;
 	enum fetch_rc rc;
@@ -828,16 +830,22 @@ fetch_one(struct imap_session *s, const struct fetch_req *req,
 		store_msg_cache_free(&cache);
 		return FETCH_ERR;
 	}
-	rc = buf_printf(&out, "* %zu FETCH (", i + 1) < 0
+	rc = buf_printf(out, "* %zu FETCH (", i + 1) < 0
 	         ? FETCH_ERR
 	         : fetch_items(&fm, req, m, changed);
-	if (rc == FETCH_OK)
-		imap_resp_flush(s, &out);
+	/*
+	 * Responses are gathered up to FETCH_OUT_BATCH: one conn_write() per
+	 * message cost more than the message's own work for FETCH 1:*
+	 * (FLAGS) of a large mailbox.
+	 */
+	if (rc == FETCH_OK && (fm.tail != NULL || out->len >= FETCH_OUT_BATCH))
+		imap_resp_flush(s, out);
 	else if (rc == FETCH_ERR)
 		err_set(err, ERR_INTERNAL, "out of memory");
-	if (rc != FETCH_OK)
+	if (rc != FETCH_OK) {
+		out->len = start; /* the complete ones before it still go */
 		store_stream_close(&tail->msg);
-	buf_free(&out);
+	}
 	mime_part_free(&root);
 	store_msg_cache_free(&cache);
 	return rc;
@@ -937,6 +945,7 @@ struct imap_fetch_job {
 	struct imap_seqset set;
 	size_t next; /* index of the next message to look at */
 	struct buf msg;
+	struct buf out;         /* responses not yet handed to the connection */
 	struct fetch_tail tail; /* the streamed end of the current message */
 };
 
@@ -949,6 +958,7 @@ imap_fetch_job_free(struct imap_fetch_job **jobp)
 		return;
 	imap_seqset_free(&job->set);
 	buf_free(&job->msg);
+	buf_free(&job->out);
 	store_stream_close(&job->tail.msg);
 	buf_free(&job->tail.chunk);
 	fetch_req_free(&job->req);
@@ -992,13 +1002,15 @@ imap_fetch_resume(struct imap_session *s)
 		    imap_condstore_fetch_skip(s, &job->mods, i))
 			continue;
 		rc = fetch_one(s, &job->req, &job->mods, i, &job->msg,
-		               &job->tail, &err);
+		               &job->out, &job->tail, &err);
 		if (rc == FETCH_OK && job->tail.msg == NULL &&
 		    conn_output_len(s->c) > CONN_OUTPUT_HIGH) {
+			imap_resp_flush(s, &job->out);
 			conn_wait_drained(s->c);
 			return;
 		}
 	}
+	imap_resp_flush(s, &job->out);
 	/* RFC 9051 7.4.1 holds until the tagged reply, however late. */
 	s->no_expunge = job->no_expunge;
 	if (rc == FETCH_UNKNOWN_CTE)

@@ -115,7 +115,6 @@ static void
 imap_select_report(struct imap_session *s, const struct imap_cmd_ctx *cx,
                    const struct imap_select_params *params)
 {
-	struct store_mailbox_status st;
 	struct buf out = BUF_INIT;
 
 	/* FLAGS and PERMANENTFLAGS, with the user's keywords and \* */
@@ -128,9 +127,9 @@ imap_select_report(struct imap_session *s, const struct imap_cmd_ctx *cx,
 	buf_printf(&out, "* OK [UIDNEXT %u] Predicted next UID\r\n",
 	           s->box.uidnext);
 	/* RFC 8474 4.1: the mailbox's id, stable across renames. */
-	if (store_mailbox_status(s->user, s->box.name, &st, NULL) == 0 &&
-	    st.mailboxid[0] != '\0')
-		buf_printf(&out, "* OK [MAILBOXID (%s)] Ok\r\n", st.mailboxid);
+	if (s->box.mailboxid[0] != '\0')
+		buf_printf(&out, "* OK [MAILBOXID (%s)] Ok\r\n",
+		           s->box.mailboxid);
 	/* RFC 7162 3.1.2.1: on every SELECT where mod-sequences persist. */
 	buf_printf(&out, "* OK [HIGHESTMODSEQ %llu] Highest\r\n",
 	           (unsigned long long)s->box.modseq);

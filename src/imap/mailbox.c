@@ -17,11 +17,11 @@ imap_mailbox_load(struct imap_session *s, const char *name,
 	struct store_mailbox_status st;
 
 	memset(box, 0, sizeof(*box));
-	if (store_mailbox_status(s->user, name, &st, err) < 0)
-		return -1;
-	if (store_mailbox_messages(s->user, name, &box->msgs, &box->count,
+	/* One snapshot: the counters match the list. */
+	if (store_mailbox_snapshot(s->user, name, &st, &box->msgs, &box->count,
 	                           err) < 0)
 		return -1;
+	memcpy(box->mailboxid, st.mailboxid, sizeof(box->mailboxid));
 	box->name = strdup(name);
 	if (box->name == NULL) {
 		imap_mailbox_free(box);

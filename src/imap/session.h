@@ -49,8 +49,9 @@ struct imap_mailbox {
 	bool readonly; /* EXAMINE */
 	uint32_t uidvalidity;
 	uint32_t uidnext;
-	uint64_t modseq;        /* highest mod-sequence the session knows */
-	struct store_msg *msgs; /* msgs[seq - 1], UID order */
+	uint64_t modseq; /* highest mod-sequence the session knows */
+	char mailboxid[STORE_OBJECTID_SIZE]; /* RFC 8474 */
+	struct store_msg *msgs;              /* msgs[seq - 1], UID order */
 	size_t count;
 	struct store_msg *new_msgs; /* added elsewhere, not yet announced */
 	size_t new_count, new_cap;
@@ -78,7 +79,7 @@ struct imap_session {
 	char *idle_tag;          /* IDLE awaiting DONE (RFC 2177) */
 	bool no_expunge;         /* the command may not see EXPUNGE (7.4.1) */
 	struct imap_fetch_job *fetch_job; /* a FETCH waiting for output room */
-	bool utf8_accept; /* ENABLE UTF8=ACCEPT (RFC 6855 3) */
+	bool utf8_accept;                 /* ENABLE UTF8=ACCEPT (RFC 6855 3) */
 	/*
 	 * Mailbox names of the running command decoded to UTF-8 by
 	 * imap_box_arg(): two at a time (RENAME needs both), each freed

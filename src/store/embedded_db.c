@@ -35,6 +35,8 @@ static const char *const emb_sql[EMB_STMT_COUNT] = {
         "(SELECT coalesce(sum(size), 0) FROM messages "
         " WHERE mailbox_id = m.id), m.objectid "
         "FROM mailboxes m WHERE m.name = ?1",
+    [EMB_MBOX_HEAD] = "SELECT id, uidvalidity, uidnext, highestmodseq, "
+                      "objectid FROM mailboxes WHERE name = ?1",
     [EMB_MBOX_LIST] = "SELECT name, special_use, subscribed, objectid "
                       "FROM mailboxes ORDER BY name",
     [EMB_MSG_INSERT] = "INSERT INTO messages(mailbox_id, uid, blob, "

@@ -25,6 +25,7 @@ enum emb_stmt {
 	EMB_MBOX_COUNTERS,
 	EMB_MBOX_SET_COUNTERS,
 	EMB_MBOX_STATUS,
+	EMB_MBOX_HEAD,
 	EMB_MBOX_LIST,
 	EMB_MSG_INSERT,
 	EMB_MSG_LIST,
@@ -272,6 +273,10 @@ int embedded_expunge(struct store_user *u, const char *mailbox,
 int embedded_mailbox_status(struct store_user *u, const char *mailbox,
                             struct store_mailbox_status *status_r,
                             struct err *err);
+int embedded_mailbox_snapshot(struct store_user *u, const char *mailbox,
+                              struct store_mailbox_status *status_r,
+                              struct store_msg **msgs_r, size_t *count_r,
+                              struct err *err);
 int embedded_mailbox_messages(struct store_user *u, const char *mailbox,
                               struct store_msg **msgs_r, size_t *count_r,
                               struct err *err);

@@ -4,6 +4,7 @@
  */
 #include "store/embedded_cache.h"
 #include "store/embedded_private.h"
+#include "util/log.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -120,9 +121,17 @@ embedded_user_destroy(struct embedded_user *u)
 static int
 emb_user_db_open(struct embedded_user *u, struct err *err)
 {
-	if (embedded_db_open(u, err) < 0 ||
-	    embedded_lazy_recover(u, u->base.store->boot, err) < 0)
+	struct err lerr;
+
+	if (embedded_db_open(u, err) < 0)
 		return -1;
+	/*
+	 * Not fatal: a user must still get in to make room on a full disk;
+	 * the next open tries again (meta 'boot' is set only on success).
+	 */
+	err_clear(&lerr);
+	if (embedded_lazy_recover(u, u->base.store->boot, &lerr) < 0)
+		log_warn("store: %s: %s", u->base.address, lerr.msg);
 	return 0;
 }
 
@@ -252,6 +261,7 @@ const struct store_backend_ops store_embedded_ops = {
     .user_close = emb_user_close,
     .deliver = embedded_deliver,
     .mailbox_status = embedded_mailbox_status,
+    .mailbox_snapshot = embedded_mailbox_snapshot,
     .mailbox_messages = embedded_mailbox_messages,
     .mailbox_list = embedded_mailbox_list,
     .msg_read = embedded_msg_read,

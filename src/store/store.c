@@ -254,6 +254,22 @@ store_mailbox_messages(struct store_user *u, const char *mailbox,
 }
 
 int
+store_mailbox_snapshot(struct store_user *u, const char *mailbox,
+                       struct store_mailbox_status *status_r,
+                       struct store_msg **msgs_r, size_t *count_r,
+                       struct err *err)
+{
+	const char *name = mailbox_arg(mailbox, err);
+
+	*msgs_r = NULL;
+	*count_r = 0;
+	if (name == NULL)
+		return -1;
+	return u->store->ops->mailbox_snapshot(u, name, status_r, msgs_r,
+	                                       count_r, err);
+}
+
+int
 store_mailbox_list(struct store_user *u, struct store_mailbox_info **list_r,
                    size_t *count_r, struct err *err)
 {

@@ -115,6 +115,16 @@ int store_mailbox_status(struct store_user *u, const char *mailbox,
                          struct err *err);
 
 /*
+ * SELECT's view: the status and the messages (as below) of mailbox in one
+ * snapshot, with MESSAGES, UNSEEN and SIZE counted from the list (one
+ * pass over the rows instead of four).
+ */
+int store_mailbox_snapshot(struct store_user *u, const char *mailbox,
+                           struct store_mailbox_status *status_r,
+                           struct store_msg **msgs_r, size_t *count_r,
+                           struct err *err);
+
+/*
  * Lists the messages of mailbox in UID order.  *msgs_r is malloc()ed (the
  * caller frees it; NULL when *count_r is 0).
  */
