@@ -641,7 +641,9 @@ fetch_item_write(struct fetch_msg *fm, const struct fetch_item *it,
 		         : imap_resp_flags_kw(out, fm->s->user, m->flags);
 		break;
 	case FETCH_UID:
-		rc = buf_printf(out, "UID %u", m->uid);
+		rc = buf_append_str(out, "UID ") < 0
+		         ? -1
+		         : buf_append_u64(out, m->uid);
 		break;
 	case FETCH_SIZE:
 		rc = buf_printf(out, "RFC822.SIZE %llu",
@@ -830,7 +832,8 @@ fetch_one(struct imap_session *s, const struct fetch_req *req,
 		store_msg_cache_free(&cache);
 		return FETCH_ERR;
 	}
-	rc = buf_printf(out, "* %zu FETCH (", i + 1) < 0
+	rc = buf_append_str(out, "* ") < 0 || buf_append_u64(out, i + 1) < 0 ||
+	             buf_append_str(out, " FETCH (") < 0
 	         ? FETCH_ERR
 	         : fetch_items(&fm, req, m, changed);
 	/*

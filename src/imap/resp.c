@@ -170,11 +170,13 @@ resp_flag_list(struct buf *out, struct store_user *u, uint32_t flags,
 	for (size_t i = 0; i < NFLAGS; i++) {
 		if ((flags & flag_names[i].bit) == 0)
 			continue;
-		if (buf_printf(out, "%s%s", sep, flag_names[i].name) < 0)
+		if (buf_append_str(out, sep) < 0 ||
+		    buf_append_str(out, flag_names[i].name) < 0)
 			return -1;
 		sep = " ";
 	}
-	if (u != NULL && resp_keywords(out, u, flags, &sep) < 0)
+	if (u != NULL && (flags >> STORE_KEYWORD_BIT0) != 0 &&
+	    resp_keywords(out, u, flags, &sep) < 0)
 		return -1;
 	if (extra != NULL && buf_printf(out, "%s%s", sep, extra) < 0)
 		return -1;

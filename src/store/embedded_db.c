@@ -429,8 +429,13 @@ embedded_db_open(struct embedded_user *u, struct err *err)
 		buf_free(&path);
 		return -1;
 	}
-	rc = sqlite3_open_v2(buf_cstr(&path), &u->db, SQLITE_OPEN_READWRITE,
-	                     NULL);
+	/*
+	 * NOMUTEX: a handle serves one thread at a time (store.h), so
+	 * SQLite's per-connection mutex, taken by every step and column
+	 * call, only cost time (SELECT of 5,000 messages: 30,000 calls).
+	 */
+	rc = sqlite3_open_v2(buf_cstr(&path), &u->db,
+	                     SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
 	buf_free(&path);
 	if (rc != SQLITE_OK)
 		return embedded_db_error(u, rc, "open index", err);

@@ -156,7 +156,7 @@ embedded_mailbox_snapshot(struct store_user *pub, const char *mailbox,
                           struct err *err)
 {
 	struct embedded_user *u = embedded_user_of(pub);
-	int64_t mbox;
+	int64_t mbox = 0;
 
 	memset(status_r, 0, sizeof(*status_r));
 	if (embedded_run(u, EMB_BEGIN, err) < 0)

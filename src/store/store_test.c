@@ -266,6 +266,42 @@ test_lazy_flags(void **state)
 	assert_int_equal(meta_of(f->user, "lazy"), 0);
 }
 
+/* SELECT's snapshot: the counters match the list it returns. */
+static void
+test_mailbox_snapshot(void **state)
+{
+	struct store_fixture *f = *state;
+	struct store_mailbox_status st, full;
+	struct store_msg *msgs = NULL;
+	size_t n = 0;
+	uint32_t uid;
+	struct err err;
+
+	assert_int_equal(store_deliver(f->user, "INBOX", "abc", 3,
+	                               STORE_FLAG_SEEN, &uid, &err),
+	                 0);
+	assert_int_equal(
+	    store_deliver(f->user, "INBOX", "de", 2, 0, &uid, &err), 0);
+	assert_int_equal(
+	    store_mailbox_snapshot(f->user, "inbox", &st, &msgs, &n, &err), 0);
+	assert_int_equal(store_mailbox_status(f->user, "INBOX", &full, &err),
+	                 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(msgs[1].uid, uid);
+	assert_int_equal(st.messages, full.messages);
+	assert_int_equal(st.unseen, 1);
+	assert_int_equal(st.size, full.size);
+	assert_int_equal(st.uidnext, full.uidnext);
+	assert_int_equal(st.uidvalidity, full.uidvalidity);
+	assert_true(st.highestmodseq == full.highestmodseq);
+	assert_string_equal(st.mailboxid, full.mailboxid);
+	free(msgs);
+	assert_int_equal(
+	    store_mailbox_snapshot(f->user, "Nope", &st, &msgs, &n, &err), -1);
+	assert_int_equal(err.kind, ERR_NOTFOUND);
+	assert_null(msgs);
+}
+
 static void
 test_flags_modseq(void **state)
 {
@@ -579,6 +615,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_uids_never_reused, setup,
 	                                    store_fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_status_counts, setup,
+	                                    store_fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_mailbox_snapshot, setup,
 	                                    store_fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_lazy_flags, setup,
 	                                    store_fixture_teardown),

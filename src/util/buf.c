@@ -79,6 +79,19 @@ buf_append_str(struct buf *b, const char *s)
 }
 
 int
+buf_append_u64(struct buf *b, uint64_t v)
+{
+	char digits[20];
+	size_t n = sizeof(digits);
+
+	do {
+		digits[--n] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	return buf_append(b, digits + n, sizeof(digits) - n);
+}
+
+int
 buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 {
 	va_list ap2;

@@ -12,6 +12,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct buf {
 	char *data; /* NULL until the first append */
@@ -45,6 +46,8 @@ int buf_append(struct buf *b, const void *p, size_t n);
 
 /* Appends a NUL-terminated string. */
 int buf_append_str(struct buf *b, const char *s);
+/* Appends v in decimal (no printf: FETCH writes one per message). */
+int buf_append_u64(struct buf *b, uint64_t v);
 
 /* Appends formatted text.  Returns 0 or -1 (limit, memory or bad format). */
 int buf_printf(struct buf *b, const char *fmt, ...)

@@ -32,6 +32,21 @@ test_append_and_printf(void **state)
 }
 
 static void
+test_append_u64(void **state)
+{
+	struct buf b = BUF_INIT;
+
+	(void)state;
+	assert_int_equal(buf_append_u64(&b, 0), 0);
+	assert_int_equal(buf_append_str(&b, " "), 0);
+	assert_int_equal(buf_append_u64(&b, 4294967295u), 0);
+	assert_int_equal(buf_append_str(&b, " "), 0);
+	assert_int_equal(buf_append_u64(&b, UINT64_MAX), 0);
+	assert_string_equal(buf_cstr(&b), "0 4294967295 18446744073709551615");
+	buf_free(&b);
+}
+
+static void
 test_growth_is_bounded(void **state)
 {
 	struct buf b;
@@ -75,6 +90,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_append_and_printf),
+	    cmocka_unit_test(test_append_u64),
 	    cmocka_unit_test(test_growth_is_bounded),
 	    cmocka_unit_test(test_many_small_appends),
 	};
