@@ -294,42 +294,47 @@ ps_loopback(const char *file)
 	return bytes < 0;
 }
 
+struct ps_opts {
+	const char *user, *pass, *loop;
+	long port, min_size, window;
+};
+
+static bool
+ps_opt_value(void *ctx, const char *o, const char *v)
+{
+	struct ps_opts *p = ctx;
+
+	if (strcmp(o, "--port") == 0)
+		return bench_num_parse(v, 1, 65535, &p->port);
+	if (strcmp(o, "--user") == 0)
+		return (p->user = v) != NULL;
+	if (strcmp(o, "--pass") == 0)
+		return (p->pass = v) != NULL;
+	if (strcmp(o, "--min-size") == 0)
+		return bench_num_parse(v, 0, 1L << 40, &p->min_size);
+	if (strcmp(o, "--window") == 0)
+		return bench_num_parse(v, 1, 1000, &p->window);
+	if (strcmp(o, "--loopback") == 0)
+		return (p->loop = v) != NULL;
+	return false;
+}
+
 int
 main(int argc, char **argv)
 {
-	const char *user = NULL, *pass = "pass", *loop = NULL;
-	long port = 0, min_size = 1000000, window = 8;
+	struct ps_opts o = {.pass = "pass", .min_size = 1000000, .window = 8};
+	bool tls = false;
+	int rc = bench_opts_loop("pop3_stream", argc, argv, &tls, ps_opt_value,
+	                         &o, NULL, NULL);
 
-	for (int i = 1; i + 1 < argc; i += 2) {
-		const char *o = argv[i], *v = argv[i + 1];
-		bool ok = true;
-
-		if (strcmp(o, "--port") == 0)
-			ok = bench_num_parse(v, 1, 65535, &port);
-		else if (strcmp(o, "--user") == 0)
-			user = v;
-		else if (strcmp(o, "--pass") == 0)
-			pass = v;
-		else if (strcmp(o, "--min-size") == 0)
-			ok = bench_num_parse(v, 0, 1L << 40, &min_size);
-		else if (strcmp(o, "--window") == 0)
-			ok = bench_num_parse(v, 1, 1000, &window);
-		else if (strcmp(o, "--loopback") == 0)
-			loop = v;
-		else
-			ok = false;
-		if (!ok) {
-			fprintf(stderr, "pop3_stream: bad option %s\n", o);
-			return 2;
-		}
-	}
-	if (loop != NULL)
-		return ps_loopback(loop);
-	if (port == 0 || user == NULL) {
+	if (rc == 0 && o.loop != NULL)
+		return ps_loopback(o.loop);
+	if (rc != 0 || tls || o.port == 0 || o.user == NULL) {
 		fputs("usage: pop3_stream --port P --user U [--pass PW] "
-		      "[--min-size B] [--window W] | --loopback FILE\n",
+		      "[--min-size B] [--window W] | --loopback FILE "
+		      "(plain only)\n",
 		      stderr);
 		return 2;
 	}
-	return ps_pop3((int)port, user, pass, min_size, window);
+	return ps_pop3((int)o.port, o.user, o.pass, o.min_size, o.window);
 }

@@ -145,6 +145,9 @@ static int
 resp_keywords(struct buf *out, struct store_user *u, uint32_t flags,
               const char **sep)
 {
+	/* Most messages carry no keyword: skip the 27 bits. */
+	if ((flags >> STORE_KEYWORD_BIT0) == 0)
+		return 0;
 	for (unsigned bit = STORE_KEYWORD_BIT0; bit < 32; bit++) {
 		const char *name;
 
@@ -175,8 +178,7 @@ resp_flag_list(struct buf *out, struct store_user *u, uint32_t flags,
 			return -1;
 		sep = " ";
 	}
-	if (u != NULL && (flags >> STORE_KEYWORD_BIT0) != 0 &&
-	    resp_keywords(out, u, flags, &sep) < 0)
+	if (u != NULL && resp_keywords(out, u, flags, &sep) < 0)
 		return -1;
 	if (extra != NULL && buf_printf(out, "%s%s", sep, extra) < 0)
 		return -1;

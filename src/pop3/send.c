@@ -68,18 +68,21 @@ send_read(struct pop3_send *sd, struct err *err)
 }
 
 /*
- * Queues the chunk in sd->in: long clean runs by sendfile() from the
- * message's file (they need no stuffing, and the copy into the socket is
- * most of RETR's CPU), the rest stuffed through sd->out, in order.
+ * Queues the chunk in sd->in, stuffed through sd->out.  With sd->file (a
+ * plain connection) long clean runs go by sendfile() from the message's
+ * file instead: they need no stuffing, and the copy into the socket is
+ * most of RETR's CPU.  Order is kept: sd->out is queued before each run.
  */
 static int
-send_chunk_file(struct pop3_session *s, struct pop3_send *sd)
+send_chunk(struct pop3_session *s, struct pop3_send *sd)
 {
 	const char *p = sd->in.data, *lf;
 	size_t n = sd->in.len, i = 0, run, end;
 
 	while (i < n && !pop3_dotstuff_is_done(&sd->ds)) {
-		run = pop3_dotstuff_clean_run(&sd->ds, p + i, n - i);
+		run = sd->file != NULL
+		          ? pop3_dotstuff_clean_run(&sd->ds, p + i, n - i)
+		          : 0;
 		if (run >= SEND_FILE_RUN_MIN) {
 			if (conn_write(s->c, sd->out.data, sd->out.len) < 0 ||
 			    conn_write_file(s->c, sd->file, sd->in_off + i,
@@ -89,8 +92,9 @@ send_chunk_file(struct pop3_session *s, struct pop3_send *sd)
 			i += run;
 			continue;
 		}
-		/* The short run and the line after it, the usual way. */
-		lf = memchr(p + i + run, '\n', n - i - run);
+		/* The short run and the line after it (all, without a file). */
+		lf = sd->file != NULL ? memchr(p + i + run, '\n', n - i - run)
+		                      : NULL;
 		end = lf != NULL ? (size_t)(lf - p) + 1 : n;
 		if (pop3_dotstuff_feed(&sd->ds, &sd->out, p + i, end - i) < 0)
 			return -1;
@@ -106,7 +110,6 @@ send_chunks(struct pop3_session *s, struct err *err)
 {
 	struct pop3_send *sd = &s->send;
 	ssize_t n;
-	int rc;
 
 	while (!pop3_dotstuff_is_done(&sd->ds)) {
 		if (conn_output_len(s->c) >= CONN_OUTPUT_HIGH)
@@ -114,16 +117,7 @@ send_chunks(struct pop3_session *s, struct err *err)
 		if ((n = send_read(sd, err)) <= 0)
 			return (int)n;
 		buf_reset(&sd->out);
-		if (sd->file != NULL)
-			rc = send_chunk_file(s, sd);
-		else
-			rc = pop3_dotstuff_feed(&sd->ds, &sd->out, sd->in.data,
-			                        sd->in.len) < 0 ||
-			             conn_write(s->c, sd->out.data,
-			                        sd->out.len) < 0
-			         ? -1
-			         : 0;
-		if (rc < 0)
+		if (send_chunk(s, sd) < 0)
 			return err_set(err, ERR_TEMP, "cannot queue output");
 		sd->pos += (uint64_t)n;
 	}

@@ -23,8 +23,8 @@ static const char *const emb_sql[EMB_STMT_COUNT] = {
     [EMB_COMMIT] = "COMMIT",
     [EMB_ROLLBACK] = "ROLLBACK",
     [EMB_MBOX_ID] = "SELECT id FROM mailboxes WHERE name = ?1",
-    [EMB_MBOX_COUNTERS] = "SELECT id, uidnext, highestmodseq, uidvalidity "
-                          "FROM mailboxes WHERE name = ?1",
+    [EMB_MBOX_COUNTERS] = "SELECT id, uidnext, highestmodseq, uidvalidity, "
+                          "objectid FROM mailboxes WHERE name = ?1",
     [EMB_MBOX_SET_COUNTERS] = "UPDATE mailboxes SET uidnext = ?2, "
                               "highestmodseq = ?3 WHERE id = ?1",
     [EMB_MBOX_STATUS] =
@@ -35,8 +35,6 @@ static const char *const emb_sql[EMB_STMT_COUNT] = {
         "(SELECT coalesce(sum(size), 0) FROM messages "
         " WHERE mailbox_id = m.id), m.objectid "
         "FROM mailboxes m WHERE m.name = ?1",
-    [EMB_MBOX_HEAD] = "SELECT id, uidvalidity, uidnext, highestmodseq, "
-                      "objectid FROM mailboxes WHERE name = ?1",
     [EMB_MBOX_LIST] = "SELECT name, special_use, subscribed, objectid "
                       "FROM mailboxes ORDER BY name",
     [EMB_MSG_INSERT] = "INSERT INTO messages(mailbox_id, uid, blob, "

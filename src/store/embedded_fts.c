@@ -43,11 +43,6 @@ static const char emb_fts_schema[] =
     " ('gone_upto', 0), ('epoch', 0);"
     "PRAGMA fts.user_version = 1;";
 
-/* Whether fts_gone holds rows at or below gone_upto (applied ones). */
-static const char emb_fts_applied_sql[] =
-    "SELECT EXISTS (SELECT 1 FROM main.fts_gone WHERE id <="
-    " (SELECT value FROM fts.meta WHERE key = 'gone_upto'))";
-
 static int
 emb_fts_exec(struct embedded_user *u, const char *sql, struct err *err)
 {
@@ -279,13 +274,14 @@ emb_fts_trim_gone(struct embedded_user *u, int64_t gone, struct err *err)
 	sqlite3_bind_int64(st, 1, gone);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : embedded_db_error(u, rc, "fts trim", err);
+	return rc == SQLITE_DONE ? 0
+	                         : embedded_db_error(u, rc, "fts trim", err);
 }
 
 /*
- * True if fts_gone holds rows fts.db has applied: their trim failed, or
- * another handle's indexer is between its COMMIT and its trim.  A read:
- * the trim's DELETE would take index.db's write lock even with nothing
+ * Whether fts_gone holds rows fts.db has applied: this handle's, or
+ * another's between its COMMIT and its trim, or a failed trim's.  A read
+ * first: the trim's DELETE takes index.db's write lock even with nothing
  * to remove.
  */
 static bool
@@ -294,7 +290,11 @@ emb_fts_applied_left(struct embedded_user *u)
 	int64_t left = 0;
 	struct err err;
 
-	return emb_fts_int(u, emb_fts_applied_sql, NULL, &left, &err) == 0 &&
+	return emb_fts_int(u,
+	                   "SELECT EXISTS (SELECT 1 FROM main.fts_gone WHERE"
+	                   " id <= (SELECT value FROM fts.meta WHERE key ="
+	                   " 'gone_upto'))",
+	                   NULL, &left, &err) == 0 &&
 	       left != 0;
 }
 
@@ -302,7 +302,7 @@ int
 embedded_cache_index_some(struct embedded_user *u, size_t max, bool *done_r,
                           struct err *err)
 {
-	int64_t upto, gone, old_gone;
+	int64_t upto, gone;
 	size_t n = 0;
 
 	if (embedded_fts_attach(u, err) < 0)
@@ -322,13 +322,12 @@ embedded_cache_index_some(struct embedded_user *u, size_t max, bool *done_r,
 	    emb_fts_int(u, "SELECT value FROM fts.meta WHERE key = ?1",
 	                "gone_upto", &gone, err) < 0)
 		goto fail;
-	old_gone = gone;
 	if (emb_fts_apply_gone(u, upto, &gone, err) < 0 ||
 	    emb_fts_add(u, &upto, max, &n, err) < 0 ||
 	    emb_fts_exec(u, "COMMIT", err) < 0)
 		goto fail;
 	*done_r = n < max;
-	if (gone > old_gone || emb_fts_applied_left(u))
+	if (emb_fts_applied_left(u))
 		return emb_fts_trim_gone(u, gone, err);
 	return 0;
 fail:
@@ -343,12 +342,13 @@ embedded_fts_pending(struct embedded_user *u)
 	struct err err;
 
 	if (embedded_fts_attach(u, &err) < 0 ||
-	    emb_fts_int(u,
-	                "SELECT (SELECT coalesce(max(id), 0) FROM main.msg_cache)"
-	                " > (SELECT value FROM fts.meta WHERE key = 'fts_upto')"
-	                " OR EXISTS (SELECT 1 FROM main.fts_gone WHERE id >"
-	                " (SELECT value FROM fts.meta WHERE key = 'gone_upto'))",
-	                NULL, &pending, &err) < 0)
+	    emb_fts_int(
+	        u,
+	        "SELECT (SELECT coalesce(max(id), 0) FROM main.msg_cache)"
+	        " > (SELECT value FROM fts.meta WHERE key = 'fts_upto')"
+	        /* to apply, or applied and not yet trimmed */
+	        " OR EXISTS (SELECT 1 FROM main.fts_gone)",
+	        NULL, &pending, &err) < 0)
 		return true;
-	return pending != 0 || emb_fts_applied_left(u);
+	return pending != 0;
 }

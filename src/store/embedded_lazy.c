@@ -79,29 +79,25 @@ int
 embedded_flags_commit(struct embedded_user *u, bool lazy, int64_t modseqs,
                       struct err *err)
 {
+	bool counted = lazy && modseqs > 0;
 	int64_t n = 0;
-	int rc;
+	int rc = 0;
 
-	if (!lazy || modseqs <= 0) {
+	if (counted && (embedded_meta_get(u, "lazy", &n, err) < 0 ||
+	                embedded_meta_set(u, "lazy", n + modseqs, err) < 0))
+		rc = -1;
+	if (rc == 0)
 		rc = embedded_run(u, EMB_COMMIT, err);
-		if (lazy)
-			embedded_run(u, EMB_SYNC_FULL, NULL);
-		return rc;
-	}
-	if (embedded_meta_get(u, "lazy", &n, err) < 0 ||
-	    embedded_meta_set(u, "lazy", n + modseqs, err) < 0 ||
-	    embedded_run(u, EMB_COMMIT, err) < 0) {
+	/* Fails inside a transaction: then embedded_flags_abort() does it. */
+	if (lazy)
 		embedded_run(u, EMB_SYNC_FULL, NULL);
-		return -1;
-	}
-	embedded_run(u, EMB_SYNC_FULL, NULL);
 	/*
 	 * Committed: the change stands whatever the reset does (if it fails,
 	 * the next lazy commit tries again).
 	 */
-	if (n + modseqs > EMB_LAZY_MAX)
+	if (rc == 0 && counted && n + modseqs > EMB_LAZY_MAX)
 		emb_lazy_reset(u, NULL);
-	return 0;
+	return rc;
 }
 
 int

@@ -121,34 +121,6 @@ embedded_mailbox_messages(struct store_user *pub, const char *mailbox,
 	return 0;
 }
 
-/* The mailbox's row: its id and counters (inside a read transaction). */
-static int
-emb_mbox_head(struct embedded_user *u, const char *mailbox, int64_t *id_r,
-              struct store_mailbox_status *st_r, struct err *err)
-{
-	sqlite3_stmt *st;
-	int rc;
-
-	if (embedded_stmt(u, EMB_MBOX_HEAD, &st, err) < 0)
-		return -1;
-	sqlite3_bind_text(st, 1, mailbox, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*id_r = sqlite3_column_int64(st, 0);
-		st_r->uidvalidity = (uint32_t)sqlite3_column_int64(st, 1);
-		st_r->uidnext = (uint32_t)sqlite3_column_int64(st, 2);
-		st_r->highestmodseq = (uint64_t)sqlite3_column_int64(st, 3);
-		if (sqlite3_column_text(st, 4) != NULL)
-			snprintf(st_r->mailboxid, sizeof(st_r->mailboxid), "%s",
-			         (const char *)sqlite3_column_text(st, 4));
-	}
-	sqlite3_reset(st);
-	if (rc == SQLITE_DONE)
-		return err_set(err, ERR_NOTFOUND, "no mailbox \"%.200s\"",
-		               mailbox);
-	return rc == SQLITE_ROW ? 0 : embedded_db_error(u, rc, "status", err);
-}
-
 int
 embedded_mailbox_snapshot(struct store_user *pub, const char *mailbox,
                           struct store_mailbox_status *status_r,
@@ -156,13 +128,13 @@ embedded_mailbox_snapshot(struct store_user *pub, const char *mailbox,
                           struct err *err)
 {
 	struct embedded_user *u = embedded_user_of(pub);
-	int64_t mbox = 0;
+	struct emb_counters c;
 
 	memset(status_r, 0, sizeof(*status_r));
 	if (embedded_run(u, EMB_BEGIN, err) < 0)
 		return -1;
-	if (emb_mbox_head(u, mailbox, &mbox, status_r, err) < 0 ||
-	    emb_msgs_read(u, mbox, msgs_r, count_r, err) < 0 ||
+	if (embedded_counters_get(u, mailbox, &c, err) < 0 ||
+	    emb_msgs_read(u, c.id, msgs_r, count_r, err) < 0 ||
 	    embedded_run(u, EMB_COMMIT, err) < 0) {
 		embedded_rollback(u);
 		free(*msgs_r);
@@ -170,6 +142,10 @@ embedded_mailbox_snapshot(struct store_user *pub, const char *mailbox,
 		*count_r = 0;
 		return -1;
 	}
+	status_r->uidvalidity = (uint32_t)c.uidvalidity;
+	status_r->uidnext = (uint32_t)c.uidnext;
+	status_r->highestmodseq = (uint64_t)c.modseq;
+	memcpy(status_r->mailboxid, c.objectid, sizeof(status_r->mailboxid));
 	status_r->messages = (uint32_t)*count_r;
 	for (size_t i = 0; i < *count_r; i++) {
 		status_r->unseen += ((*msgs_r)[i].flags & STORE_FLAG_SEEN) == 0;

@@ -20,7 +20,10 @@
 /* UIDs are 32-bit and non-zero (RFC 9051 2.3.1.1). */
 #define EMB_UID_MAX UINT32_MAX
 
-/* Reads the mailbox's id, UIDNEXT and HIGHESTMODSEQ (inside a transaction). */
+/*
+ * Reads the mailbox's id, UIDNEXT, HIGHESTMODSEQ, UIDVALIDITY and
+ * MAILBOXID (inside a transaction).
+ */
 int
 embedded_counters_get(struct embedded_user *u, const char *mailbox,
                       struct emb_counters *c, struct err *err)
@@ -37,6 +40,10 @@ embedded_counters_get(struct embedded_user *u, const char *mailbox,
 		c->uidnext = sqlite3_column_int64(st, 1);
 		c->modseq = sqlite3_column_int64(st, 2);
 		c->uidvalidity = sqlite3_column_int64(st, 3);
+		snprintf(c->objectid, sizeof(c->objectid), "%s",
+		         sqlite3_column_text(st, 4) != NULL
+		             ? (const char *)sqlite3_column_text(st, 4)
+		             : "");
 	}
 	sqlite3_reset(st);
 	if (rc == SQLITE_DONE)

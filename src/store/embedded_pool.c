@@ -15,9 +15,8 @@
  * Bounded: at most EMB_POOL_MAX handles (each holds the index's three
  * descriptors: index.db, -wal, -shm), EMB_POOL_PER_USER of one user,
  * none older than EMB_POOL_AGE seconds; the oldest goes when a new one
- * comes.  A resting handle keeps
- * its statements but not its page cache (sqlite3_db_release_memory), and
- * no fts.db.
+ * comes.  A resting handle keeps its statements but not its page cache
+ * (sqlite3_db_release_memory()), and no fts.db.
  */
 #include "store/embedded_cache.h"
 #include "store/embedded_private.h"

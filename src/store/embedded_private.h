@@ -25,7 +25,6 @@ enum emb_stmt {
 	EMB_MBOX_COUNTERS,
 	EMB_MBOX_SET_COUNTERS,
 	EMB_MBOX_STATUS,
-	EMB_MBOX_HEAD,
 	EMB_MBOX_LIST,
 	EMB_MSG_INSERT,
 	EMB_MSG_LIST,
@@ -95,6 +94,7 @@ struct emb_counters {
 	int64_t uidnext;
 	int64_t modseq;
 	int64_t uidvalidity;
+	char objectid[STORE_OBJECTID_SIZE]; /* RFC 8474 MAILBOXID */
 };
 
 static inline struct embedded_user *

@@ -196,6 +196,18 @@ emb_user_open(struct store *s, const char *address, struct store_user **user_r,
 	return 0;
 }
 
+/* Moves the database connection (db and its statements) from one to to. */
+static void
+emb_conn_move(struct embedded_user *to, struct embedded_user *from)
+{
+	to->db = from->db;
+	memcpy(to->stmt, from->stmt, sizeof(to->stmt));
+	to->fts_attached = from->fts_attached;
+	from->db = NULL;
+	memset(from->stmt, 0, sizeof(from->stmt));
+	from->fts_attached = false;
+}
+
 /*
  * Rest: u's connection (db and statements) moves to a new handle r that
  * goes to the pool like a closed one, so the next open of the user, or
@@ -221,12 +233,7 @@ emb_user_rest(struct store_user *pub)
 		return;
 	}
 	r->base.store = pub->store;
-	r->db = u->db;
-	memcpy(r->stmt, u->stmt, sizeof(r->stmt));
-	r->fts_attached = u->fts_attached;
-	u->db = NULL;
-	memset(u->stmt, 0, sizeof(u->stmt));
-	u->fts_attached = false;
+	emb_conn_move(r, u);
 	if (!embedded_pool_put(pub->store, r))
 		embedded_user_destroy(r);
 }
@@ -239,11 +246,7 @@ emb_user_wake(struct store_user *pub, struct err *err)
 	if (u->db != NULL)
 		return 0;
 	if ((r = embedded_pool_take(pub->store, pub->address)) != NULL) {
-		u->db = r->db;
-		memcpy(u->stmt, r->stmt, sizeof(u->stmt));
-		u->fts_attached = r->fts_attached;
-		r->db = NULL;
-		memset(r->stmt, 0, sizeof(r->stmt));
+		emb_conn_move(u, r);
 		embedded_user_destroy(r);
 		return 0;
 	}
