@@ -5,13 +5,14 @@
  * msg_cache c.  Flags, dates, sizes, mod-sequences and UID ranges are
  * integer comparisons written into the SQL as numbers (they come from the
  * tree as integers, never as text).  Text keys are bound parameters: an
- * FTS5 MATCH on the trigram index fts.msg_text (embedded_fts.c) with the value as one quoted
- * phrase (a '"' in it doubled), so user text is always a value, never SQL
- * or FTS syntax; the trigram index finds case-insensitive substrings of 3
- * or more characters.  HEADER-type keys then confirm in which field the
- * text is (pa_header_has()), and values under 3 characters, which
- * trigrams cannot look up, are tested by pa_contains() over the same
- * stored text (embedded_match.c).
+ * FTS5 MATCH on the trigram index fts.msg_text (embedded_fts.c) with the
+ * value's trigrams as quoted strings (a '"' in them doubled), so user text
+ * is always a value, never SQL or FTS syntax.  The index finds the
+ * messages holding all those trigrams; the stored text then confirms the
+ * substring: pa_contains() for BODY and TEXT, pa_header_has() (which also
+ * checks the field) for HEADER-type keys.  Values under 3 characters,
+ * which trigrams cannot look up, are tested by pa_contains() alone
+ * (embedded_match.c).
  */
 #include "store/embedded_cache.h"
 #include "store/search.h"
@@ -62,36 +63,79 @@ ss_param(struct ss_build *b, const char *s, size_t len)
 	return buf_printf(&b->sql, "?%zu", b->nparams + 1);
 }
 
-/* An FTS5 query for value as a phrase, optionally limited to a column. */
-static int
-ss_fts_param(struct ss_build *b, const char *column, const char *value)
+/*
+ * Bytes of the character at s as FTS5's tokenizers read UTF-8: a lead
+ * byte takes every continuation byte after it; any other byte, a stray
+ * continuation byte too, stands alone.  A query piece of 3 such
+ * characters is exactly one trigram token.
+ */
+static size_t
+ss_char_len(const char *s)
 {
+	size_t n = 1;
+
+	if ((unsigned char)s[0] >= 0xC0)
+		while (((unsigned char)s[n] & 0xC0) == 0x80)
+			n++;
+	return n;
+}
+
+/* Appends [from, to) to q as an FTS5 string: quoted, '"' doubled. */
+static int
+ss_fts_string(struct buf *q, const char *from, const char *to)
+{
+	int rc = buf_append(q, "\"", 1);
+
+	for (const char *c = from; c < to && rc == 0; c++)
+		rc = *c == '"' ? buf_append(q, "\"\"", 2) : buf_append(q, c, 1);
+	return rc < 0 ? -1 : buf_append(q, "\"", 1);
+}
+
+/*
+ * An FTS5 query for value (3 or more characters): its trigrams at every
+ * third character and the last one, joined by AND.  The index keeps no
+ * positions (detail=none, embedded_fts.c), so this finds every message
+ * holding the substring and some that only hold its pieces;
+ * ss_prefilter() confirms.  More than SS_FTS_PIECES pieces add little
+ * selectivity to a query that is confirmed anyway.
+ */
+#define SS_FTS_PIECES 32
+static int
+ss_fts_param(struct ss_build *b, const char *value)
+{
+	const char *last[3] = {value, value, value}; /* the last 3 starts */
+	const char *piece = value, *s = value;
 	struct buf q = BUF_INIT;
+	size_t n = 0, pieces = 0;
 	int rc = 0;
 
-	if (column != NULL)
-		rc |= buf_printf(&q, "%s : ", column);
-	rc |= buf_append(&q, "\"", 1);
-	/* FTS5 query syntax: inside a string a double quote is doubled. */
-	for (const char *s = value; *s != '\0' && rc == 0; s++)
-		rc = *s == '"' ? buf_append(&q, "\"\"", 2)
-		               : buf_append(&q, s, 1);
-	rc |= buf_append(&q, "\"", 1);
+	for (; *s != '\0' && rc == 0; s += ss_char_len(s), n++) {
+		last[n % 3] = s;
+		if (n > 0 && n % 3 == 0 && pieces < SS_FTS_PIECES - 1) {
+			if (pieces++ > 0)
+				rc |= buf_append_str(&q, " AND ");
+			rc |= ss_fts_string(&q, piece, s);
+			piece = s;
+		}
+	}
+	/* The last trigram: the oldest of the last three starts. */
+	if (pieces > 0)
+		rc |= buf_append_str(&q, " AND ");
+	rc |= ss_fts_string(&q, last[n % 3], s);
 	if (rc == 0)
 		rc = ss_param(b, buf_cstr(&q), q.len);
 	buf_free(&q);
 	return rc;
 }
 
-/* Characters (not bytes) of UTF-8 text, counted up to 3. */
+/* Characters of text as ss_char_len() counts them, up to 3. */
 static bool
 ss_trigram_ok(const char *s)
 {
 	size_t n = 0;
 
-	for (; *s != '\0' && n < 3; s++)
-		if (((unsigned char)*s & 0xC0) != 0x80)
-			n++;
+	for (; *s != '\0' && n < 3; s += ss_char_len(s))
+		n++;
 	return n >= 3;
 }
 
@@ -128,19 +172,35 @@ ss_scan(struct ss_build *b, const char *column, const char *value)
 	return rc < 0 ? -1 : buf_append_str(&b->sql, " ESCAPE '\\'");
 }
 
-/* The trigram prefilter "c.id IN (...)", or a scan if value is short. */
+/*
+ * The trigram prefilter "c.id IN (...)" confirmed by pa_contains() in
+ * column (t_hdr or t_body; both if NULL), or a scan if value is short.
+ * The header keys pass "t_hdr" and confirm the field themselves.
+ */
 static int
 ss_prefilter(struct ss_build *b, const char *column, const char *value)
 {
+	int rc;
+
 	if (*value == '\0')
 		return buf_append_str(&b->sql, "1");
 	if (!ss_trigram_ok(value))
 		return ss_scan(b, column != NULL ? column : "t_hdr", value);
-	if (buf_append_str(&b->sql, "c.id IN (SELECT rowid FROM fts.msg_text "
-	                            "WHERE msg_text MATCH ") < 0 ||
-	    ss_fts_param(b, column, value) < 0)
-		return -1;
-	return buf_append_str(&b->sql, ")");
+	rc = buf_append_str(&b->sql, "(c.id IN (SELECT rowid FROM "
+	                             "fts.msg_text WHERE msg_text MATCH ");
+	rc |= ss_fts_param(b, value);
+	rc |= buf_append_str(&b->sql, ") AND ");
+	if (column != NULL && strcmp(column, "t_hdr") == 0)
+		return rc < 0 ? -1 : buf_append_str(&b->sql, "1)");
+	if (column == NULL) {
+		rc |= buf_append_str(&b->sql, "(pa_contains(c.t_hdr, ");
+		rc |= ss_param(b, value, strlen(value));
+		rc |= buf_append_str(&b->sql, ") OR ");
+	}
+	rc |= buf_append_str(&b->sql, "pa_contains(c.t_body, ");
+	rc |= ss_param(b, value, strlen(value));
+	rc |= buf_append_str(&b->sql, column == NULL ? ")))" : "))");
+	return rc < 0 ? -1 : 0;
 }
 
 /* BODY and TEXT. */

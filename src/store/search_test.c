@@ -185,6 +185,27 @@ test_text_keys(void **state)
 
 	assert_string_equal(text(f, SS_BODY, "zebra"), "1");
 	assert_string_equal(text(f, SS_BODY, "ZEBRA CROSSING"), "1");
+	/*
+	 * Every trigram piece of these is in message 1, the substring is
+	 * not: the index offers it, the stored text refuses it.
+	 */
+	assert_string_equal(text(f, SS_BODY, "crossing zebra"), "");
+	assert_string_equal(text(f, SS_TEXT, "closed. The zebra"), "");
+	/* Long values, quotes, stray UTF-8 bytes: never a query error. */
+	assert_string_equal(
+	    text(f, SS_BODY,
+	         "The zebra crossing is closed. The zebra crossing "
+	         "is closed. The zebra crossing is closed. The "
+	         "zebra crossing is closed. The zebra crossing is "
+	         "closed."),
+	    "");
+	assert_string_equal(text(f, SS_BODY, "zebra crossing is closed."), "1");
+	assert_string_equal(text(f, SS_BODY, "\"zebra\" AND x"), "");
+	assert_string_equal(text(f, SS_BODY,
+	                         "z\x80\x80\xc3"
+	                         "e\xbf\xbf"
+	                         "bra"),
+	                    "");
 	assert_string_equal(text(f, SS_BODY, "swordfish"), "3");
 	/* Attachments (not text) are not body text. */
 	assert_string_equal(text(f, SS_BODY, "hiddenword"), "");
@@ -482,7 +503,7 @@ test_cache_and_copy(void **state)
 	/* A search makes fts.db forget it (and empties fts_gone). */
 	assert_string_equal(text(f, SS_BODY, "köln"), "");
 	assert_int_equal(sql_int(f, "SELECT count(*) FROM fts.msg_text "
-	                            "WHERE msg_text MATCH 'köln'"),
+	                            "WHERE msg_text MATCH '\"öln\"'"),
 	                 0);
 	assert_int_equal(sql_int(f, "SELECT count(*) FROM fts_gone"), 0);
 	assert_int_equal(
@@ -539,7 +560,7 @@ test_deferred_index(void **state)
 	assert_int_equal(store_expunge(f->user, "INBOX", &uid5, 1, &err), 0);
 	add(f, "Subject: y\r\n\r\nunicorn two\r\n", 0, T0);
 	assert_int_equal(sql_int(f, "SELECT count(*) FROM fts.msg_text WHERE "
-	                            "msg_text MATCH 'unicorn'"),
+	                            "msg_text MATCH '\"ico\"'"),
 	                 0);
 	assert_string_equal(text(f, SS_BODY, "unicorn"), "6");
 	assert_int_equal(
@@ -548,7 +569,7 @@ test_deferred_index(void **state)
 	    1);
 	/* Row 5 was deleted before it was indexed: nothing to forget. */
 	assert_int_equal(sql_int(f, "SELECT count(*) FROM fts.msg_text WHERE "
-	                            "msg_text MATCH 'unicorn'"),
+	                            "msg_text MATCH '\"ico\"'"),
 	                 1);
 	assert_int_equal(sqlite3_exec(db,
 	                              "INSERT INTO fts.msg_text(msg_text) "
@@ -576,13 +597,19 @@ test_fts_rebuilt(void **state)
 	assert_int_equal(unlink(path), 0);
 	assert_string_equal(text(f, SS_BODY, "zebra"), "1");
 	assert_true(u->fts_attached);
-	/* A stale entry: if fts.db were trusted, message 1 would match. */
+	/*
+	 * A stale entry: the index offers message 1, the stored text
+	 * refuses it.
+	 */
 	assert_int_equal(sqlite3_exec(u->db,
 	                              "INSERT INTO fts.msg_text(rowid, t_hdr, "
 	                              "t_body) VALUES (1, '', 'unicorn')",
 	                              NULL, NULL, NULL),
 	                 SQLITE_OK);
-	assert_string_equal(text(f, SS_BODY, "unicorn"), "1");
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM fts.msg_text WHERE "
+	                            "msg_text MATCH '\"ico\"'"),
+	                 1);
+	assert_string_equal(text(f, SS_BODY, "unicorn"), "");
 	embedded_fts_detach(u);
 	assert_int_equal(sqlite3_exec(u->db,
 	                              "UPDATE meta SET value = 12345 WHERE "
@@ -594,8 +621,29 @@ test_fts_rebuilt(void **state)
 	assert_int_equal(sql_int(f, "SELECT value FROM fts.meta WHERE key = "
 	                            "'epoch'"),
 	                 12345);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM fts.msg_text WHERE "
+	                            "msg_text MATCH '\"ico\"'"),
+	                 0);
 	assert_string_equal(text(f, SS_BODY, "unicorn"), "");
 	assert_string_equal(text(f, SS_BODY, "zebra"), "1");
+	/* Version 1 (positions kept): dropped and rebuilt without them. */
+	assert_int_equal(sqlite3_exec(u->db,
+	                              "DROP TABLE fts.msg_text;"
+	                              "CREATE VIRTUAL TABLE fts.msg_text USING "
+	                              "fts5(t_hdr, t_body, content='', "
+	                              "tokenize='trigram');"
+	                              "PRAGMA fts.user_version = 1;",
+	                              NULL, NULL, NULL),
+	                 SQLITE_OK);
+	embedded_fts_detach(u);
+	assert_string_equal(text(f, SS_BODY, "zebra"), "1");
+	assert_int_equal(sql_int(f, "PRAGMA fts.user_version"), 2);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM fts.msg_text WHERE "
+	                            "msg_text MATCH '\"zeb\"'"),
+	                 1);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM fts.sqlite_master "
+	                            "WHERE sql LIKE '%detail=none%'"),
+	                 1);
 }
 
 static void
