@@ -105,11 +105,19 @@ emb_fts_set(struct embedded_user *u, const char *key, int64_t value,
 	return rc == SQLITE_DONE ? 0 : embedded_db_error(u, rc, "fts", err);
 }
 
-/* index.db's fts_epoch, made (random, non-zero) on first use. */
+/*
+ * index.db's fts_epoch, made (random, non-zero) on first use.  Two
+ * handles may get here at once (a search and the indexer): only the
+ * first UPDATE finds 0, and both read back its value.  Before, the second
+ * overwrote the first one's epoch after that one had indexed, and so
+ * emptied the index it had just filled.
+ */
 static int
 emb_fts_epoch(struct embedded_user *u, int64_t *epoch_r, struct err *err)
 {
+	sqlite3_stmt *st;
 	uint64_t r = 0;
+	int rc;
 
 	if (embedded_meta_get(u, "fts_epoch", epoch_r, err) < 0)
 		return -1;
@@ -117,8 +125,18 @@ emb_fts_epoch(struct embedded_user *u, int64_t *epoch_r, struct err *err)
 		return 0;
 	if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
 		return err_set(err, ERR_TEMP, "store: no random bytes");
-	*epoch_r = (int64_t)(r >> 1) | 1;
-	return embedded_meta_set(u, "fts_epoch", *epoch_r, err);
+	rc = sqlite3_prepare_v2(u->db,
+	                        "UPDATE main.meta SET value = ?1 WHERE key ="
+	                        " 'fts_epoch' AND value = 0",
+	                        -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return embedded_db_error(u, rc, "fts epoch", err);
+	sqlite3_bind_int64(st, 1, (int64_t)(r >> 1) | 1);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return embedded_db_error(u, rc, "fts epoch", err);
+	return embedded_meta_get(u, "fts_epoch", epoch_r, err);
 }
 
 /*
