@@ -141,10 +141,12 @@ blob_create(const char *path, const void *data, size_t len, bool sync,
 
 /*
  * Writes a blob in place under its final name, never fsynced: for group
- * commit, where store_blob_sync_all() makes it durable before any index
- * row names it.  No tmp file and rename are needed there: the index commit
- * is the atomic step, and a crash before it leaves a file no row names (an
- * orphan, collected by embedded_blob_gc() once old), complete or not.
+ * commit, where store_blob_sync_all() makes it durable together with the
+ * index row naming it.  No tmp file and rename are needed there: the
+ * index commit is the atomic step; a crash before it leaves a file no row
+ * names (an orphan, collected by embedded_blob_gc() once old), and one
+ * after it but before the sync a row whose file may be incomplete, found
+ * by its CRC at the next start (embedded_durable.c).
  */
 static int
 blob_write_in_place(const char *dir, const void *data, size_t len,
@@ -204,6 +206,14 @@ store_blob_sync_all(const char *dir, struct err *err)
 		e = errno;
 	close(fd);
 	return e == 0 ? 0 : blob_errno(e, "syncfs", dir, err);
+}
+
+int
+store_blob_sync_dir(const char *dir, struct err *err)
+{
+	int e = blob_sync_dir(dir);
+
+	return e == 0 ? 0 : blob_errno(e, "fsync", dir, err);
 }
 
 int

@@ -40,6 +40,7 @@ struct emb_cache_row {
 	struct buf col[ECC_COUNT];
 	bool has_date;
 	int64_t sent_date, sent_day;
+	uint32_t crc; /* of the whole message (embedded_durable.c) */
 };
 
 /* A kept field of the root as raw bytes ("" if absent). */
@@ -106,6 +107,7 @@ emb_cache_compute(struct emb_cache_row *r, const void *data, size_t len)
 	rc |= mime_search_text(msg, len, root, EMB_CACHE_TEXT_MAX,
 	                       &r->col[ECC_T_HDR], &r->col[ECC_T_BODY]);
 	mime_part_free(&root);
+	r->crc = embedded_blob_crc(msg, len);
 	return rc < 0 ? -1 : 0;
 }
 
@@ -126,6 +128,7 @@ embedded_cache_put(struct embedded_user *u, const char *blob,
 		sqlite3_bind_int64(st, ECC_COUNT + 2, r->sent_date);
 		sqlite3_bind_int64(st, ECC_COUNT + 3, r->sent_day);
 	}
+	sqlite3_bind_int64(st, ECC_COUNT + 4, r->crc);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE

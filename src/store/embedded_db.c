@@ -86,8 +86,8 @@ static const char *const emb_sql[EMB_STMT_COUNT] = {
         "INSERT INTO msg_cache(blob, envelope, bodystructure, body,"
         " base_subject, from_mailbox, to_mailbox, cc_mailbox, from_display,"
         " to_display, message_id, in_reply_to, refs, t_hdr, t_body, sent_date,"
-        " sent_day) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
-        " ?13, ?14, ?15, ?16, ?17) ON CONFLICT(blob) DO NOTHING",
+        " sent_day, crc) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,"
+        " ?12, ?13, ?14, ?15, ?16, ?17, ?18) ON CONFLICT(blob) DO NOTHING",
 };
 
 /*
@@ -230,6 +230,17 @@ static const char emb_schema_v5[] =
     "  VALUES (OLD.id, OLD.t_hdr, OLD.t_body); END;"
     "DELETE FROM meta WHERE key = 'fts_upto';"
     "INSERT OR IGNORE INTO meta VALUES ('fts_epoch', 0);";
+
+/*
+ * Version 6: one flush per group commit (embedded_durable.c).  Each cache
+ * row keeps the CRC-32 of its blob, and meta.blobs_durable the msg_cache
+ * id up to which every blob is known to be on disk: only the rows above
+ * it are checked after a crash.  Every row from before was fsynced first.
+ */
+static const char emb_schema_v6[] =
+    "ALTER TABLE msg_cache ADD COLUMN crc INTEGER;"
+    "INSERT OR REPLACE INTO meta VALUES ('blobs_durable',"
+    " (SELECT coalesce(max(id), 0) FROM msg_cache));";
 
 /*
  * The default mailboxes (RFC 6154 special-use).  UIDVALIDITY comes from the
@@ -388,6 +399,8 @@ emb_schema_create(struct embedded_user *u, struct err *err)
 	if (version < 4 && emb_exec(u, emb_schema_v4, err) < 0)
 		goto fail;
 	if (version < 5 && emb_exec(u, emb_schema_v5, err) < 0)
+		goto fail;
+	if (version < 6 && emb_exec(u, emb_schema_v6, err) < 0)
 		goto fail;
 	if (version < EMB_SCHEMA_VERSION) {
 		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",

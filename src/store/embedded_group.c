@@ -5,22 +5,28 @@
  * and the index's WAL (synchronous=FULL).  Deliveries on worker threads
  * parse their message and write their blob file in parallel (nothing
  * fsynced), then queue here; the first to find no commit running becomes
- * the leader: it takes every queued delivery of the user, makes their
- * blobs durable with one syncfs(), adds every row in one transaction
- * committed without an fsync (synchronous=NORMAL), makes that durable
- * with a second syncfs(), publishes the changes under the change lock and
- * wakes the others.  Deliveries that arrive meanwhile form the next
- * group.  Nothing returns 0 before its row is committed and durable.
+ * the leader: it takes every queued delivery of the user, adds every row
+ * in one transaction committed without an fsync (synchronous=NORMAL),
+ * makes the blobs and the rows durable with one syncfs(), publishes the
+ * changes under the change lock and wakes the others.  Deliveries that
+ * arrive meanwhile form the next group.  Nothing returns 0 before its row
+ * and its blob are durable.
+ *
+ * One flush, not one for the blobs and then one for the rows: a crash
+ * between the commit and the end of the syncfs() may leave a row whose
+ * blob never reached the disk, of a delivery nobody was told about;
+ * embedded_durable.c finds and expunges such rows at the next start (each
+ * group moves meta.blobs_durable, the bound of what must be checked, in
+ * the next group's transaction).  Measured with one delivering thread:
+ * 1,168 -> 1,372 deliveries/s.
  *
  * The leader uses its own handle (and SQLite connection) for the rows of
  * the others: their handles are idle, their threads wait for the result.
  *
- * Both syncfs() stages are shared by every user: syncfs() covers the
- * whole file system, so the leaders of several users' groups that need it
- * at the same time share one (embedded_sync_fs()): a hundred users'
- * deliveries at once cost a few cache flushes, not a WAL fsync each.  The
- * order stays what durability needs: blobs durable, then the rows naming
- * them written, then those durable, then the reply.
+ * The syncfs() is shared by every user: syncfs() covers the whole file
+ * system, so the leaders of several users' groups that need it at the
+ * same time share one (embedded_sync_fs()): a hundred users' deliveries
+ * at once cost a few cache flushes, not a WAL fsync each.
  */
 #include "store/embedded_private.h"
 
@@ -48,6 +54,9 @@ struct emb_group {
 	pthread_cond_t cond;
 	struct emb_pending *head, *tail; /* waiting for a leader */
 	bool committing;                 /* a leader is at work */
+	/* The leader's (embedded_durable.c): msg_cache ids whose blobs */
+	int64_t durable; /* a syncfs() made durable */
+	int64_t marked;  /* meta.blobs_durable says so */
 };
 
 int
@@ -120,20 +129,35 @@ emb_group_fail(struct emb_pending *batch, const struct err *err)
 	}
 }
 
-/* The leader's work: one directory fsync, one transaction, the changes. */
-static void
-emb_group_commit(struct embedded_user *u, struct emb_pending *batch)
+/*
+ * Writes what the last group made durable into meta.blobs_durable (never
+ * down: another process's group may have moved it further).
+ */
+static int
+emb_group_mark(struct emb_group *g, struct embedded_user *u, struct err *err)
 {
+	int64_t now;
+
+	if (g->durable <= g->marked)
+		return 0;
+	if (embedded_meta_get(u, "blobs_durable", &now, err) < 0)
+		return -1;
+	return now >= g->durable
+	           ? 0
+	           : embedded_meta_set(u, "blobs_durable", g->durable, err);
+}
+
+/* The leader's work: one transaction, one syncfs(), the changes. */
+static void
+emb_group_commit(struct emb_group *g, struct embedded_user *u,
+                 struct emb_pending *batch)
+{
+	int64_t upto = 0;
 	struct err err;
 
 	err_clear(&err);
 	for (struct emb_pending *p = batch; p != NULL; p = p->next)
 		p->rc = 0;
-	/* Every blob of the batch was written before this. */
-	if (embedded_sync_fs(u->base.store, u->blob_dir, &err) < 0) {
-		emb_group_fail(batch, &err);
-		return;
-	}
 	store_change_lock(&u->base);
 	if (embedded_run(u, EMB_SYNC_NORMAL, &err) < 0 ||
 	    embedded_run(u, EMB_BEGIN_IMMEDIATE, &err) < 0) {
@@ -142,11 +166,15 @@ emb_group_commit(struct embedded_user *u, struct emb_pending *batch)
 	}
 	for (struct emb_pending *p = batch; p != NULL; p = p->next)
 		emb_group_row(u, p);
-	if (embedded_run(u, EMB_COMMIT, &err) < 0) {
+	if (emb_group_mark(g, u, &err) < 0 ||
+	    embedded_durable_max(u, &upto, &err) < 0 ||
+	    embedded_run(u, EMB_COMMIT, &err) < 0) {
 		embedded_rollback(u);
 		emb_group_fail(batch, &err);
 		goto out;
 	}
+	g->marked = g->durable > g->marked ? g->durable : g->marked;
+	/* Every blob of the batch was written before this. */
 	if (embedded_sync_fs(u->base.store, u->blob_dir, &err) < 0) {
 		/* Committed, maybe not durable: refuse, keep the blobs. */
 		for (struct emb_pending *p = batch; p != NULL; p = p->next)
@@ -156,6 +184,7 @@ emb_group_commit(struct embedded_user *u, struct emb_pending *batch)
 			}
 		goto out;
 	}
+	g->durable = upto;
 	for (struct emb_pending *p = batch; p != NULL; p = p->next)
 		if (p->rc == 0)
 			embedded_append_publish(p->u, p->mailbox, p->msg,
@@ -175,7 +204,7 @@ emb_group_lead(struct emb_group *g, struct embedded_user *u)
 	g->head = g->tail = NULL;
 	g->committing = true;
 	pthread_mutex_unlock(&g->lock);
-	emb_group_commit(u, batch);
+	emb_group_commit(g, u, batch);
 	pthread_mutex_lock(&g->lock);
 	for (struct emb_pending *p = batch; p != NULL; p = p->next)
 		p->done = true;

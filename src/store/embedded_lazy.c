@@ -19,10 +19,10 @@
  *     that may give out more than EMB_LAZY_TXN_MAX is FULL: a power cut
  *     loses at most EMB_LAZY_MAX + EMB_LAZY_TXN_MAX of them;
  *   - the first open of a user in a process (meta 'boot' differs from the
- *     store's random boot id) with 'lazy' above 0 moves every mailbox's
- *     HIGHESTMODSEQ up by EMB_LAZY_GAP > EMB_LAZY_MAX, durably, so no
- *     lost value comes again.  A restart costs at most 2^21 values per
- *     mailbox of the 2^63 RFC 7162 allows.
+ *     store's random boot id, embedded_recover() in embedded_durable.c)
+ *     with 'lazy' above 0 moves every mailbox's HIGHESTMODSEQ up by
+ *     EMB_LAZY_GAP > EMB_LAZY_MAX, durably, so no lost value comes again.  A
+ * restart costs at most 2^21 values per mailbox of the 2^63 RFC 7162 allows.
  * Expunges stay FULL: their blobs are unlinked after the commit, and a
  * lost expunge must not bring back a row whose file is gone.
  */
@@ -101,37 +101,25 @@ embedded_flags_commit(struct embedded_user *u, bool lazy, int64_t modseqs,
 }
 
 int
-embedded_lazy_recover(struct embedded_user *u, uint64_t boot, struct err *err)
+embedded_lazy_bump(struct embedded_user *u, struct err *err)
 {
 	static const char bump[] =
 	    "UPDATE mailboxes SET highestmodseq = highestmodseq + ?1";
-	int64_t lazy = 0, seen = 0;
+	int64_t lazy = 0;
 	sqlite3_stmt *st;
 	int rc;
 
-	if (embedded_meta_get(u, "lazy", &lazy, err) < 0 ||
-	    embedded_meta_get(u, "boot", &seen, err) < 0)
+	if (embedded_meta_get(u, "lazy", &lazy, err) < 0)
 		return -1;
-	if (lazy == 0 || seen == (int64_t)boot)
+	if (lazy == 0)
 		return 0;
-	if (embedded_run(u, EMB_BEGIN_IMMEDIATE, err) < 0)
-		return -1;
 	rc = sqlite3_prepare_v2(u->db, bump, -1, &st, NULL);
 	if (rc == SQLITE_OK) {
 		sqlite3_bind_int64(st, 1, EMB_LAZY_GAP);
 		rc = sqlite3_step(st);
 		sqlite3_finalize(st);
 	}
-	if (rc != SQLITE_DONE) {
-		embedded_db_error(u, rc, "modseq recovery", err);
-		goto fail;
-	}
-	if (embedded_meta_set(u, "lazy", 0, err) < 0 ||
-	    embedded_meta_set(u, "boot", (int64_t)boot, err) < 0 ||
-	    embedded_run(u, EMB_COMMIT, err) < 0)
-		goto fail;
-	return 0;
-fail:
-	embedded_rollback(u);
-	return -1;
+	if (rc != SQLITE_DONE)
+		return embedded_db_error(u, rc, "modseq recovery", err);
+	return embedded_meta_set(u, "lazy", 0, err);
 }

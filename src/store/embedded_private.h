@@ -74,7 +74,7 @@ struct embedded_user {
 #define STORE_BLOB_TMP_MAX_AGE (15 * 60)
 
 /* Schema version kept in PRAGMA user_version. */
-#define EMB_SCHEMA_VERSION 5 /* embedded_db.c: v5 moves msg_text to fts.db */
+#define EMB_SCHEMA_VERSION 6 /* embedded_db.c: v6 adds msg_cache.crc */
 
 /*
  * Orphan blobs (no row names them) younger than this may belong to a
@@ -125,17 +125,28 @@ void embedded_user_destroy(struct embedded_user *u);
  * transaction that gives out at most max_modseqs mod-sequences starts
  * with embedded_flags_begin() (*lazy_r: no fsync at its commit), ends
  * with embedded_flags_commit() (modseqs: how many it gave out) or
- * embedded_flags_abort().  embedded_lazy_recover(), at a user's first
- * open in a process, moves HIGHESTMODSEQ past what a power cut may have
- * lost.
+ * embedded_flags_abort().  embedded_lazy_bump(), inside the transaction
+ * of embedded_recover(), moves HIGHESTMODSEQ past what a power cut may
+ * have lost.
  */
 int embedded_flags_begin(struct embedded_user *u, size_t max_modseqs,
                          bool *lazy_r, struct err *err);
 int embedded_flags_commit(struct embedded_user *u, bool lazy, int64_t modseqs,
                           struct err *err);
 void embedded_flags_abort(struct embedded_user *u, bool lazy);
-int embedded_lazy_recover(struct embedded_user *u, uint64_t boot,
-                          struct err *err);
+int embedded_lazy_bump(struct embedded_user *u, struct err *err);
+
+/*
+ * One flush per group commit (embedded_durable.c).  embedded_blob_crc()
+ * is what msg_cache.crc keeps of a message; embedded_durable_max() the
+ * highest msg_cache id (inside a transaction); embedded_recover(), at a
+ * user's first open in a process, checks the blobs a crash may have lost
+ * and runs embedded_lazy_bump(), in one transaction.
+ */
+uint32_t embedded_blob_crc(const void *data, size_t len);
+int embedded_durable_max(struct embedded_user *u, int64_t *max_r,
+                         struct err *err);
+int embedded_recover(struct embedded_user *u, uint64_t boot, struct err *err);
 
 /*
  * Closed handles resting for the next open of their user
@@ -299,13 +310,16 @@ int store_blob_write(const char *dir, const void *data, size_t len,
  * is the atomic step), its writeback started but not waited for; then one
  * store_blob_sync_all() (syncfs() of the file system) makes the content
  * and the name of every blob written before it durable: one cache flush
- * for the whole group instead of two fsyncs per message.  Until then no
- * index row may name the blob (a crash leaves an orphan, whole or not,
- * collected later).  Same errors.
+ * for the whole group instead of two fsyncs per message.  A crash before
+ * the row commits leaves an orphan, whole or not, collected later; one
+ * before the sync completes may leave a row naming an incomplete blob,
+ * which embedded_recover() finds at the next start.  Same errors.
  */
 int store_blob_write_file(const char *dir, const void *data, size_t len,
                           char id_r[STORE_BLOB_ID_SIZE], struct err *err);
 int store_blob_sync_all(const char *dir, struct err *err);
+/* fsync()s the blob directory: the names of the files in it durable. */
+int store_blob_sync_dir(const char *dir, struct err *err);
 
 /* Appends blob id to out; ERR_IO if its size is not size. */
 int store_blob_read(const char *dir, const char *id, uint64_t size,
@@ -384,8 +398,8 @@ int embedded_group_append(struct embedded_user *u, const char *mailbox,
 
 /*
  * The store-wide syncfs() rounds of group commit (s->backend): makes
- * every file written before the call durable (the group's blobs before
- * its rows, then the index's WAL after its commit), sharing one
+ * every file written before the call durable (the group's blobs and the
+ * index's WAL after its commit), sharing one
  * store_blob_sync_all() with every caller of any user that asks while
  * none has started.
  */

@@ -117,7 +117,10 @@ embedded_user_destroy(struct embedded_user *u)
 	free(u);
 }
 
-/* Opens u's index; the first time in this process, recovers lazy modseqs. */
+/*
+ * Opens u's index; the first time in this process, recovers what a crash
+ * may have left (embedded_durable.c).
+ */
 static int
 emb_user_db_open(struct embedded_user *u, struct err *err)
 {
@@ -130,7 +133,7 @@ emb_user_db_open(struct embedded_user *u, struct err *err)
 	 * the next open tries again (meta 'boot' is set only on success).
 	 */
 	err_clear(&lerr);
-	if (embedded_lazy_recover(u, u->base.store->boot, &lerr) < 0)
+	if (embedded_recover(u, u->base.store->boot, &lerr) < 0)
 		log_warn("store: %s: %s", u->base.address, lerr.msg);
 	return 0;
 }
