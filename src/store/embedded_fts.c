@@ -140,45 +140,91 @@ emb_fts_epoch(struct embedded_user *u, int64_t *epoch_r, struct err *err)
 }
 
 /*
+ * BEGIN, then a write to fts.db first: its write lock is taken (waiting
+ * for another indexer) before anything is read, so the snapshot cannot go
+ * stale; index.db is only read (no lock).  The UPDATE's own read may
+ * start on an fts.db that another handle then changes before the lock is
+ * won: SQLite then fails it at once (SQLITE_BUSY, no busy timeout, as the
+ * snapshot would be stale); a new transaction starts from the new state.
+ */
+#define EMB_FTS_BEGIN_TRIES 5
+static int
+emb_fts_begin_write(struct embedded_user *u, struct err *err)
+{
+	for (int i = 1;; i++) {
+		if (emb_fts_exec(u,
+		                 "BEGIN; UPDATE fts.meta SET value = value"
+		                 " WHERE key = 'fts_upto'",
+		                 err) == 0)
+			return 0;
+		if ((sqlite3_errcode(u->db) & 0xff) != SQLITE_BUSY ||
+		    i == EMB_FTS_BEGIN_TRIES)
+			return -1;
+		embedded_rollback(u);
+		err_clear(err);
+	}
+}
+
+/*
  * Empties fts.db if it does not belong to this index.db (epoch differs):
  * everything is indexed again from msg_cache.
  */
 static int
 emb_fts_check_epoch(struct embedded_user *u, struct err *err)
 {
+	static const char sql[] =
+	    "SELECT value FROM fts.meta WHERE key = 'epoch'";
 	int64_t mine, theirs;
 
 	if (emb_fts_epoch(u, &mine, err) < 0 ||
-	    emb_fts_int(u, "SELECT value FROM fts.meta WHERE key = 'epoch'",
-	                NULL, &theirs, err) < 0)
+	    emb_fts_int(u, sql, NULL, &theirs, err) < 0)
 		return -1;
 	if (mine == theirs)
 		return 0;
+	/*
+	 * Again under fts.db's write lock: another handle may have reset it
+	 * meanwhile and indexed since, which a second reset would undo.
+	 */
+	if (emb_fts_begin_write(u, err) < 0 ||
+	    emb_fts_int(u, sql, NULL, &theirs, err) < 0)
+		goto fail;
+	if (mine == theirs)
+		return emb_fts_exec(u, "COMMIT", err) < 0 ? -1 : 0;
 	if (emb_fts_exec(u,
-	                 "BEGIN;"
 	                 "INSERT INTO fts.msg_text(msg_text) VALUES"
 	                 " ('delete-all');"
 	                 "UPDATE fts.meta SET value = 0 WHERE key IN"
 	                 " ('fts_upto', 'gone_upto');",
 	                 err) < 0 ||
 	    emb_fts_set(u, "epoch", mine, err) < 0 ||
-	    emb_fts_exec(u, "COMMIT", err) < 0) {
-		embedded_rollback(u);
-		return -1;
-	}
+	    emb_fts_exec(u, "COMMIT", err) < 0)
+		goto fail;
 	/* What fts_gone held was for the old index. */
 	return emb_fts_exec(u, "DELETE FROM main.fts_gone", err);
+fail:
+	embedded_rollback(u);
+	return -1;
 }
 
-/* Applies emb_fts_upgrade to an fts.db of user_version 1. */
+/*
+ * Creates fts.db's schema, or replaces one of user_version 1 (see
+ * emb_fts_upgrade).  Nothing is written when it is current: every attach
+ * came here, and a write in a second handle's attach made the indexer's
+ * deferred transaction on fts.db fail at once (SQLITE_BUSY on a stale
+ * snapshot, see embedded_cache_index_some()).
+ */
 static int
-emb_fts_upgrade_old(struct embedded_user *u, struct err *err)
+emb_fts_schema_ensure(struct embedded_user *u, struct err *err)
 {
 	int64_t version;
 
 	if (emb_fts_int(u, "PRAGMA fts.user_version", NULL, &version, err) < 0)
 		return -1;
-	return version == 1 ? emb_fts_exec(u, emb_fts_upgrade, err) : 0;
+	if (version == 2)
+		return 0;
+	if (version == 1 && emb_fts_exec(u, emb_fts_upgrade, err) < 0)
+		return -1;
+	return emb_fts_exec(u, emb_fts_schema, err);
 }
 
 int
@@ -215,8 +261,7 @@ embedded_fts_attach(struct embedded_user *u, struct err *err)
 	                 "PRAGMA fts.journal_mode = WAL;"
 	                 "PRAGMA fts.synchronous = NORMAL;",
 	                 err) < 0 ||
-	    emb_fts_upgrade_old(u, err) < 0 ||
-	    emb_fts_exec(u, emb_fts_schema, err) < 0 ||
+	    emb_fts_schema_ensure(u, err) < 0 ||
 	    emb_fts_check_epoch(u, err) < 0) {
 		embedded_fts_detach(u);
 		return -1;
@@ -351,15 +396,7 @@ embedded_cache_index_some(struct embedded_user *u, size_t max, bool *done_r,
 
 	if (embedded_fts_attach(u, err) < 0)
 		return -1;
-	/*
-	 * BEGIN, then a write to fts.db first: its write lock is taken
-	 * (waiting for another indexer) before anything is read, so the
-	 * snapshot cannot go stale; index.db is only read (no lock).
-	 */
-	if (emb_fts_exec(u,
-	                 "BEGIN; UPDATE fts.meta SET value = value"
-	                 " WHERE key = 'fts_upto'",
-	                 err) < 0)
+	if (emb_fts_begin_write(u, err) < 0)
 		goto fail;
 	if (emb_fts_int(u, "SELECT value FROM fts.meta WHERE key = ?1",
 	                "fts_upto", &upto, err) < 0 ||
