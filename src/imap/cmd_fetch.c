@@ -77,7 +77,8 @@ struct fetch_req {
 	struct fetch_item *items; /* FETCH_MAX_ITEMS */
 	size_t count;
 	bool has_flags, has_modseq, needs_body, needs_shape, sets_seen;
-	bool body_is_whole; /* every body item is the whole message */
+	bool body_is_whole;  /* every body item is the whole message */
+	bool body_is_header; /* every body item is of the top-level header */
 };
 
 /* Bytes of a streamed literal read and queued at a time. */
@@ -118,9 +119,32 @@ fetch_item_is_whole(const struct fetch_item *it)
 	       it->text == MIME_SEC_NONE;
 }
 
+/*
+ * BODY[HEADER], BODY[HEADER.FIELDS (...)], BODY[HEADER.FIELDS.NOT (...)]
+ * and RFC822.HEADER, partial or not: only the bytes up to the blank line.
+ */
+static bool
+fetch_item_is_header(const struct fetch_item *it)
+{
+	return it->kind == FETCH_SECTION && it->nnums == 0 &&
+	       (it->text == MIME_SEC_HEADER ||
+	        it->text == MIME_SEC_HEADER_FIELDS ||
+	        it->text == MIME_SEC_HEADER_FIELDS_NOT);
+}
+
+/* The items served from the message's bytes. */
+static bool
+fetch_kind_reads_body(enum fetch_kind kind)
+{
+	return kind == FETCH_SECTION || kind == FETCH_BINARY ||
+	       kind == FETCH_BINARY_SIZE;
+}
+
 static int
 fetch_add(struct fetch_req *req, const struct fetch_item *it)
 {
+	bool body = fetch_kind_reads_body(it->kind);
+
 	if (req->count >= FETCH_MAX_ITEMS)
 		return -1;
 	req->items[req->count++] = *it;
@@ -128,11 +152,14 @@ fetch_add(struct fetch_req *req, const struct fetch_item *it)
 		req->has_flags = true;
 	if (it->kind == FETCH_MODSEQ)
 		req->has_modseq = true;
-	if (it->kind >= FETCH_SECTION)
+	if (body)
 		req->needs_body = true;
-	if (it->kind >= FETCH_SECTION && !fetch_item_is_whole(it))
+	if (body && !fetch_item_is_header(it))
+		req->body_is_header = false;
+	if (body && !fetch_item_is_whole(it))
 		req->body_is_whole = false;
-	else if (it->kind >= FETCH_ENVELOPE)
+	else if (!body && it->kind >= FETCH_ENVELOPE &&
+	         it->kind <= FETCH_BODY_SHAPE)
 		req->needs_shape = true;
 	if ((it->kind == FETCH_SECTION || it->kind == FETCH_BINARY) &&
 	    !it->peek)
@@ -372,6 +399,7 @@ fetch_parse(struct fetch_req *req, const struct imap_arg *a, bool uid)
 
 	memset(req, 0, sizeof(*req));
 	req->body_is_whole = true;
+	req->body_is_header = true;
 	req->items = calloc(FETCH_MAX_ITEMS, sizeof(*req->items));
 	if (req->items == NULL)
 		return -1;
@@ -781,6 +809,58 @@ fetch_streams(struct imap_session *s, const struct fetch_req *req,
 	       0;
 }
 
+/*
+ * Reads message m into msg, up to the end of its header when that is all
+ * the request needs (have_cache: its shape items come from the cache):
+ * a client listing a folder fetches HEADER.FIELDS of every message, and
+ * each of a 20 MB attachment's bytes read, then parsed, was wasted.  The
+ * blank line is looked for in chunks up to MIME_MAX_HEADER_BYTES (the
+ * parser's own bound, so the header it sees is the same); without one
+ * there, the whole message is read.
+ */
+#define FETCH_HEAD_CHUNK (16 * 1024)
+static int
+fetch_read(struct imap_session *s, const struct fetch_req *req,
+           const struct store_msg *m, bool have_cache, struct buf *msg,
+           struct err *err)
+{
+	struct store_stream *st = NULL;
+	uint64_t size;
+	ssize_t n;
+
+	if (!req->body_is_header || (req->needs_shape && !have_cache))
+		return store_msg_read(s->user, s->box.name, m->uid, msg, err);
+	if (store_msg_open(s->user, s->box.name, m->uid, &st, err) < 0)
+		return -1;
+	size = store_stream_size(st);
+	while (msg->len < size && msg->len <= MIME_MAX_HEADER_BYTES) {
+		size_t from = msg->len > 3 ? msg->len - 3 : 0;
+
+		if (buf_reserve(msg, FETCH_HEAD_CHUNK + 1) < 0) {
+			store_stream_close(&st);
+			return err_set(err, ERR_TEMP, "out of memory");
+		}
+		n = store_stream_read(st, msg->len, msg->data + msg->len,
+		                      FETCH_HEAD_CHUNK, err);
+		if (n <= 0) {
+			store_stream_close(&st);
+			return n < 0 ? -1
+			             : err_set(err, ERR_IO, "message is short");
+		}
+		msg->len += (size_t)n;
+		msg->data[msg->len] = '\0';
+		if (mime_header_complete(msg->data, msg->len, from)) {
+			store_stream_close(&st);
+			return 0;
+		}
+	}
+	store_stream_close(&st);
+	if (msg->len == size)
+		return 0; /* all of it: a message without a body */
+	buf_reset(msg);
+	return store_msg_read(s->user, s->box.name, m->uid, msg, err);
+}
+
 /* Writes "* n FETCH (...)" for message index i; with tail->msg open on
  * return its streamed end is still to come (fetch_tail_pump()). */
 static enum fetch_rc
@@ -798,7 +878,8 @@ fetch_one(struct imap_session *s, const struct fetch_req *req,
 
 	buf_reset(msg);
 	/* Without a cached row (or on any error) the parse below serves. */
-	if (req->needs_shape && (!req->needs_body || req->body_is_whole) &&
+	if (req->needs_shape &&
+	    (!req->needs_body || req->body_is_whole || req->body_is_header) &&
 	    store_msg_cache_get(s->user, s->box.name, m->uid, &cache, err) == 0)
 		fm.cache = &cache;
 	err_clear(err);
@@ -808,8 +889,7 @@ fetch_one(struct imap_session *s, const struct fetch_req *req,
 		store_msg_cache_free(&cache);
 		return FETCH_ERR;
 	} else if (req->needs_body || (req->needs_shape && fm.cache == NULL)) {
-		if (store_msg_read(s->user, s->box.name, m->uid, msg, err) <
-		    0) {
+		if (fetch_read(s, req, m, fm.cache != NULL, msg, err) < 0) {
 			store_msg_cache_free(&cache);
 			return FETCH_ERR;
 		}

@@ -109,6 +109,15 @@ void mime_parser_free(struct mime_parser **p);
 /* Parses a whole message at once.  NULL if out of memory. */
 struct mime_part *mime_parse(const void *data, size_t len);
 
+/*
+ * Whether msg[0, len) holds the blank line that ends the top-level header
+ * as the parser sees it (a line of nothing but LF or CRLF), looking from
+ * offset from on (a caller reading in chunks passes where the last chunk
+ * ended, less 3).  Then mime_parse() of just those bytes gives the same
+ * header as of the whole message.
+ */
+bool mime_header_complete(const char *msg, size_t len, size_t from);
+
 /* Frees a tree from mime_parser_finish(); *root becomes NULL. */
 void mime_part_free(struct mime_part **root);
 

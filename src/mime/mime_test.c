@@ -471,6 +471,40 @@ test_header_scan_pieces(void **state)
 	}
 }
 
+/*
+ * The header ends where the parser ends it: a line of only LF or CRLF;
+ * the test runs on the prefix a chunked reader has, and the parse of that
+ * prefix gives the same header as the whole message.
+ */
+static void
+test_header_complete(void **state)
+{
+	static const char msg[] = "Subject: a\r\nX: b\r\n\r\nbody\r\n";
+	size_t hdr = strlen("Subject: a\r\nX: b\r\n\r\n");
+	struct mime_part *whole, *head;
+
+	(void)state;
+	assert_false(mime_header_complete(msg, hdr - 1, 0));
+	assert_true(mime_header_complete(msg, hdr, 0));
+	assert_true(mime_header_complete(msg, hdr, hdr - 3));
+	assert_true(mime_header_complete("a: b\n\nx", 6, 0));
+	assert_true(mime_header_complete("\r\nbody", 2, 0));
+	assert_true(mime_header_complete("\nbody", 1, 0));
+	assert_false(mime_header_complete("a: b\r\n\r", 7, 0));
+	assert_false(mime_header_complete("a: b\r\r\n", 7, 0));
+	assert_false(mime_header_complete("a: b\r\n c\r\n", 11, 0));
+	whole = mime_parse(msg, sizeof(msg) - 1);
+	head = mime_parse(msg, hdr);
+	assert_non_null(whole);
+	assert_non_null(head);
+	assert_int_equal(whole->body_off, hdr);
+	assert_int_equal(head->body_off, whole->body_off);
+	assert_int_equal(head->field_len[MIME_F_SUBJECT],
+	                 whole->field_len[MIME_F_SUBJECT]);
+	mime_part_free(&whole);
+	mime_part_free(&head);
+}
+
 int
 main(void)
 {
@@ -487,6 +521,7 @@ main(void)
 	    cmocka_unit_test(test_deep_nesting),
 	    cmocka_unit_test(test_part_flood),
 	    cmocka_unit_test(test_long_headers),
+	    cmocka_unit_test(test_header_complete),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -520,3 +520,21 @@ mime_part_body_size(const struct mime_part *part)
 {
 	return part->end - part->body_off;
 }
+
+bool
+mime_header_complete(const char *msg, size_t len, size_t from)
+{
+	const char *p = msg + from, *end = msg + len;
+
+	/* No header at all: the message starts with the blank line. */
+	if ((len >= 1 && msg[0] == '\n') ||
+	    (len >= 2 && msg[0] == '\r' && msg[1] == '\n'))
+		return true;
+	while (p < end && (p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		if ((end - p > 1 && p[1] == '\n') ||
+		    (end - p > 2 && p[1] == '\r' && p[2] == '\n'))
+			return true;
+		p++;
+	}
+	return false;
+}

@@ -285,3 +285,46 @@ def test_many_large_messages(server, tls_ctx):
     assert all(b == big[big.index(b"\r\n\r\n") + 4:] for b in bodies)
     assert time.time() - start < 10
     m.logout()
+
+
+def test_header_sections_read_header_only(server, tls_ctx):
+    """HEADER, HEADER.FIELDS and RFC822.HEADER are served from the bytes
+    up to the blank line (a header longer than one read chunk here, a
+    3 MB body behind it); they must equal what the whole message gives
+    (a FETCH that also asks for TEXT reads all of it)."""
+    pad = b"".join(b"X-Pad-%03d: " % i + b"p" * 480 + b"\r\n"
+                   for i in range(70))
+    big_hdr = b"Subject: big one\r\nFrom: A <a@x.example>\r\n" + pad + b"\r\n"
+    msgs = [
+        big_hdr + b"body line\r\n" * 300000,
+        b"Subject: only a header\r\nX-Last: y\r\n",
+        b"Subject: short\r\nX-A: b\r\n\r\nbody\r\n",
+        b"\r\nno header at all\r\n",
+    ]
+    m = logged_in(server, tls_ctx)
+    for data in msgs:
+        typ, _ = m.append("INBOX", None, None, data)
+        assert typ == "OK"
+    m.select("INBOX")
+    # (Bare LF lines are the unit test's: imaplib sends CRLF.)
+    heads = [big_hdr, msgs[1], b"Subject: short\r\nX-A: b\r\n\r\n", b"\r\n"]
+    for i, want in enumerate(heads, start=1):
+        text, lits = fetch_one(m, str(i), "(BODY.PEEK[HEADER])")
+        assert lits == [want], i
+        _, full = fetch_one(m, str(i), "(BODY.PEEK[HEADER] BODY.PEEK[TEXT])")
+        assert full[0] == want, i
+        text, lits = fetch_one(m, str(i), "(RFC822.HEADER ENVELOPE "
+                                          "RFC822.SIZE)")
+        assert lits == [want], i
+        assert f"RFC822.SIZE {len(msgs[i - 1])}" in text, text
+    text, lits = fetch_one(m, "1", "(BODY.PEEK[HEADER.FIELDS (SUBJECT "
+                                   "X-PAD-069)] BODYSTRUCTURE)")
+    assert lits == [b"Subject: big one\r\n" + pad[-(11 + 480 + 2):] +
+                    b"\r\n"], lits
+    assert 'BODYSTRUCTURE ("text" "plain"' in text, text
+    text, lits = fetch_one(m, "1", "(BODY.PEEK[HEADER.FIELDS.NOT "
+                                   "(X-Pad-000)]<0.20>)")
+    assert lits == [b"Subject: big one\r\nFr"], lits
+    text, lits = fetch_one(m, "1", "(BODY.PEEK[HEADER]<30000.10>)")
+    assert lits == [big_hdr[30000:30010]]
+    m.logout()
