@@ -34,20 +34,22 @@
 #include <openssl/rand.h>
 
 /*
- * fts.db's schema, user_version 2.  detail=none: the index keeps which
+ * fts.db's schema, user_version 3.  detail=none: the index keeps which
  * messages hold a trigram, not where (measured on 4 KiB messages: about
  * a third less CPU per message and a fifth of the bytes of positions,
  * which every later flush writes again); a search confirms the substring
- * in the stored text (embedded_search.c).  Version 1 kept positions.
+ * in the stored text (embedded_search.c); and so each trigram is given
+ * once per text (pa_trigram, embedded_fts_tok.c).  Version 1 kept
+ * positions, version 2 took every trigram.
  */
 static const char emb_fts_schema[] =
     "CREATE VIRTUAL TABLE IF NOT EXISTS fts.msg_text USING fts5(t_hdr,"
-    " t_body, content='', tokenize='trigram', detail=none);"
+    " t_body, content='', tokenize='pa_trigram', detail=none);"
     "CREATE TABLE IF NOT EXISTS fts.meta (key TEXT PRIMARY KEY,"
     " value INTEGER NOT NULL) WITHOUT ROWID;"
     "INSERT OR IGNORE INTO fts.meta VALUES ('fts_upto', 0),"
     " ('gone_upto', 0), ('epoch', 0);"
-    "PRAGMA fts.user_version = 2;";
+    "PRAGMA fts.user_version = 3;";
 
 /*
  * An index of an older version is dropped and its epoch cleared, so that
@@ -207,7 +209,7 @@ fail:
 }
 
 /*
- * Creates fts.db's schema, or replaces one of user_version 1 (see
+ * Creates fts.db's schema, or replaces one of user_version 1 or 2 (see
  * emb_fts_upgrade).  Nothing is written when it is current: every attach
  * came here, and a write in a second handle's attach made the indexer's
  * deferred transaction on fts.db fail at once (SQLITE_BUSY on a stale
@@ -220,9 +222,10 @@ emb_fts_schema_ensure(struct embedded_user *u, struct err *err)
 
 	if (emb_fts_int(u, "PRAGMA fts.user_version", NULL, &version, err) < 0)
 		return -1;
-	if (version == 2)
+	if (version == 3)
 		return 0;
-	if (version == 1 && emb_fts_exec(u, emb_fts_upgrade, err) < 0)
+	if ((version == 1 || version == 2) &&
+	    emb_fts_exec(u, emb_fts_upgrade, err) < 0)
 		return -1;
 	return emb_fts_exec(u, emb_fts_schema, err);
 }
@@ -239,6 +242,10 @@ embedded_fts_attach(struct embedded_user *u, struct err *err)
 	if (buf_printf(&path, "%s/fts.db", u->dir) < 0)
 		return err_set(err, ERR_TEMP, "store: out of memory");
 	if (embedded_db_create_file(buf_cstr(&path), err) < 0) {
+		buf_free(&path);
+		return -1;
+	}
+	if (embedded_fts_tok_register(u->db, err) < 0) {
 		buf_free(&path);
 		return -1;
 	}

@@ -149,6 +149,12 @@ int embedded_durable_max(struct embedded_user *u, int64_t *max_r,
 int embedded_recover(struct embedded_user *u, uint64_t boot, struct err *err);
 
 /*
+ * Registers fts.db's tokenizer "pa_trigram" (embedded_fts_tok.c) on db,
+ * once per connection; before fts.db is first used on it.
+ */
+int embedded_fts_tok_register(sqlite3 *db, struct err *err);
+
+/*
  * Closed handles resting for the next open of their user
  * (embedded_pool.c, s->pool).  embedded_pool_take() returns one of
  * address (lower-cased) or NULL; embedded_pool_put() keeps u if it is
