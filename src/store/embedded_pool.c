@@ -26,8 +26,13 @@
 #include <string.h>
 #include <time.h>
 
-/* Handles at rest per store; each holds three descriptors. */
-#define EMB_POOL_MAX 64
+/*
+ * Handles at rest per store; each holds three descriptors and about
+ * 100 KB (schema and statements).  64 was fewer than the users of a
+ * 100-user benchmark: their sessions, taking turns, never found theirs
+ * (a session of one IMAP command round went from 4.1 to 0.8 ms at 256).
+ */
+#define EMB_POOL_MAX 256
 /* A handle resting longer is closed (seconds). */
 #define EMB_POOL_AGE 60
 /*
