@@ -267,6 +267,58 @@ store_blob_open(const char *dir, const char *id, uint64_t size, int *fd_r,
 	return 0;
 }
 
+/*
+ * Reads fd's size bytes through the CRC; 1 if it matches crc, 0 if it
+ * does not or the file is short, -1 on a read error.
+ */
+static int
+blob_crc_matches(int fd, uint64_t size, uint32_t crc, struct err *err)
+{
+	char chunk[64 * 1024];
+	uint32_t got = embedded_blob_crc(NULL, 0);
+
+	for (uint64_t off = 0; off < size;) {
+		size_t want = size - off < sizeof(chunk) ? (size_t)(size - off)
+		                                         : sizeof(chunk);
+		ssize_t n = pread(fd, chunk, want, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return blob_errno(errno, "read", "blob", err);
+		if (n == 0)
+			return 0;
+		got = embedded_blob_crc_more(got, chunk, (size_t)n);
+		off += (uint64_t)n;
+	}
+	return got == crc ? 1 : 0;
+}
+
+int
+store_blob_verify(const char *dir, const char *id, uint64_t size, uint32_t crc,
+                  struct err *err)
+{
+	char path[4096];
+	struct stat st;
+	int fd, rc;
+
+	if (blob_path(path, sizeof(path), dir, "", id) < 0)
+		return err_set(err, ERR_IO, "store: path too long: %s", dir);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return errno == ENOENT ? 0
+		                       : blob_errno(errno, "open", path, err);
+	if (fstat(fd, &st) < 0) {
+		rc = blob_errno(errno, "stat", path, err);
+	} else if ((uint64_t)st.st_size != size) {
+		rc = 0;
+	} else if ((rc = blob_crc_matches(fd, size, crc, err)) == 1 &&
+	           fdatasync(fd) < 0) {
+		rc = blob_errno(errno, "fdatasync", path, err);
+	}
+	close(fd);
+	return rc;
+}
+
 ssize_t
 store_blob_pread(int fd, uint64_t size, uint64_t off, void *dst, size_t len,
                  struct err *err)

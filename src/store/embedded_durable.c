@@ -21,7 +21,9 @@
  * its row commits), so an fdatasync() of each good one and an fsync() of
  * the directory make them durable before the watermark moves past them
  * (a few files: cheaper than a syncfs() of whatever the server has
- * dirty).
+ * dirty).  Only a blob that is missing, of another size or of other
+ * bytes condemns its rows; a read error proves nothing, so it ends the
+ * recovery without a change, to be tried again at the next open.
  *
  * The same first open also runs the lazy flags' recovery
  * (embedded_lazy.c): both are one transaction, after which meta.boot
@@ -40,7 +42,13 @@
 uint32_t
 embedded_blob_crc(const void *data, size_t len)
 {
-	return (uint32_t)crc32_z(0, data, len);
+	return embedded_blob_crc_more((uint32_t)crc32_z(0, NULL, 0), data, len);
+}
+
+uint32_t
+embedded_blob_crc_more(uint32_t crc, const void *data, size_t len)
+{
+	return len == 0 ? crc : (uint32_t)crc32_z(crc, data, len);
 }
 
 /* One integer from sql (no parameters). */
@@ -80,32 +88,6 @@ struct dur_list {
 	struct dur_bad *v;
 	size_t n, cap;
 };
-
-/*
- * Whether blob (size bytes, CRC crc) reads back as it was written; if so
- * it is made durable (it may be only in the page cache yet, see above).
- */
-static bool
-dur_blob_ok(struct embedded_user *u, const char *blob, int64_t size,
-            uint32_t crc)
-{
-	struct buf data = BUF_INIT;
-	struct err err;
-	bool ok = false;
-	int fd;
-
-	if (size < 0 || (uint64_t)size > SIZE_MAX / 2 ||
-	    store_blob_open(u->blob_dir, blob, (uint64_t)size, &fd, &err) < 0)
-		return false;
-	if (buf_reserve(&data, (size_t)size + 1) == 0 &&
-	    store_blob_pread(fd, (uint64_t)size, 0, data.data, (size_t)size,
-	                     &err) == (ssize_t)size)
-		ok = embedded_blob_crc(data.data, (size_t)size) == crc &&
-		     fdatasync(fd) == 0;
-	close(fd);
-	buf_free(&data);
-	return ok;
-}
 
 /* Expunges every row naming blob (inside the recovery transaction). */
 static int
@@ -176,8 +158,8 @@ dur_check(struct embedded_user *u, struct dur_list *bad, struct err *err)
 	    " m.blob = c.blob LIMIT 1) FROM msg_cache c WHERE c.id > ?1"
 	    " ORDER BY c.id";
 	sqlite3_stmt *st;
-	int64_t from, upto;
-	int rc;
+	int64_t from, upto, size;
+	int rc, ok;
 
 	if (embedded_meta_get(u, "blobs_durable", &from, err) < 0 ||
 	    embedded_durable_max(u, &upto, err) < 0)
@@ -194,10 +176,14 @@ dur_check(struct embedded_user *u, struct dur_list *bad, struct err *err)
 		if (blob == NULL || sqlite3_column_type(st, 1) == SQLITE_NULL ||
 		    sqlite3_column_type(st, 2) == SQLITE_NULL)
 			continue;
-		if (dur_blob_ok(u, blob, sqlite3_column_int64(st, 2),
-		                (uint32_t)sqlite3_column_int64(st, 1)))
-			continue;
-		if (dur_expunge_blob(u, blob, bad, err) < 0) {
+		size = sqlite3_column_int64(st, 2);
+		ok = size < 0 ? 0
+		              : store_blob_verify(
+		                    u->blob_dir, blob, (uint64_t)size,
+		                    (uint32_t)sqlite3_column_int64(st, 1), err);
+		/* Unknown (a read error): no conclusion, try again later. */
+		if (ok < 0 ||
+		    (ok == 0 && dur_expunge_blob(u, blob, bad, err) < 0)) {
 			sqlite3_finalize(st);
 			return -1;
 		}

@@ -144,6 +144,7 @@ int embedded_lazy_bump(struct embedded_user *u, struct err *err);
  * and runs embedded_lazy_bump(), in one transaction.
  */
 uint32_t embedded_blob_crc(const void *data, size_t len);
+uint32_t embedded_blob_crc_more(uint32_t crc, const void *data, size_t len);
 int embedded_durable_max(struct embedded_user *u, int64_t *max_r,
                          struct err *err);
 int embedded_recover(struct embedded_user *u, uint64_t boot, struct err *err);
@@ -324,6 +325,14 @@ int store_blob_write(const char *dir, const void *data, size_t len,
 int store_blob_write_file(const char *dir, const void *data, size_t len,
                           char id_r[STORE_BLOB_ID_SIZE], struct err *err);
 int store_blob_sync_all(const char *dir, struct err *err);
+/*
+ * Whether blob id reads back as written (size bytes with CRC-32 crc,
+ * embedded_blob_crc()): 1, and then it is fdatasync()ed; 0 if it is
+ * missing, of another size or other bytes; -1 if that cannot be told
+ * (a read error: nothing may be concluded from it).
+ */
+int store_blob_verify(const char *dir, const char *id, uint64_t size,
+                      uint32_t crc, struct err *err);
 /* fsync()s the blob directory: the names of the files in it durable. */
 int store_blob_sync_dir(const char *dir, struct err *err);
 
