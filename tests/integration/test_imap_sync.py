@@ -147,3 +147,40 @@ def test_idle_sessions_hold_no_database(server, tls_ctx):
             b"* 2 FETCH (UID 2 FLAGS ())"
     for raw in idlers:
         raw.close()
+
+
+def test_own_expunge_reported_once(server, tls_ctx):
+    """EXPUNGE commits on a worker, whose commit the feed echoes to the
+    session itself: its EXPUNGE (or VANISHED) lines come once, in the
+    command's reply, never again at the next command; the other session
+    hears them at its next command."""
+    for _ in range(4):
+        deliver(server)
+    mine = raw_selected(server, tls_ctx)
+    other = raw_selected(server, tls_ctx)
+    mine.send(b"s STORE 2,3 +FLAGS.SILENT (\\Deleted)\r\n")
+    assert mine.until_tagged(b"s")[-1].startswith(b"s OK")
+    mine.send(b"x EXPUNGE\r\n")
+    assert mine.until_tagged(b"x") == [b"* 3 EXPUNGE", b"* 2 EXPUNGE",
+                                       b"x OK EXPUNGE completed"]
+    mine.send(b"n NOOP\r\n")
+    assert mine.until_tagged(b"n") == [b"n OK NOOP completed"]
+    mine.send(b"f FETCH 1:* (UID)\r\n")
+    assert mine.until_tagged(b"f")[:2] == [b"* 1 FETCH (UID 1)",
+                                           b"* 2 FETCH (UID 4)"]
+    other.send(b"n NOOP\r\n")
+    assert other.until_tagged(b"n") == [b"* 3 EXPUNGE", b"* 2 EXPUNGE",
+                                        b"n OK NOOP completed"]
+    # QRESYNC: one VANISHED, in the reply only.
+    other.send(b"e ENABLE QRESYNC\r\n")
+    assert other.until_tagged(b"e")[-1].startswith(b"e OK")
+    other.send(b"s STORE 1 +FLAGS.SILENT (\\Deleted)\r\n")
+    other.until_tagged(b"s")
+    other.send(b"u UID EXPUNGE 1:*\r\n")
+    lines = other.until_tagged(b"u")
+    assert lines[0] == b"* VANISHED 1" and lines[-1].startswith(b"u OK"), \
+        lines
+    other.send(b"n NOOP\r\n")
+    assert other.until_tagged(b"n") == [b"n OK NOOP completed"]
+    mine.close()
+    other.close()
