@@ -135,19 +135,21 @@ expunge_start(struct imap_session *s, const struct imap_cmd_ctx *cx,
 {
 	struct expunge_job *job = calloc(1, sizeof(*job));
 
-	if (job == NULL)
+	if (job != NULL) {
+		job->tag = strdup(cx->tag);
+		job->name = strdup(s->box.name);
+	}
+	if (job == NULL || job->tag == NULL || job->name == NULL) {
+		if (job != NULL)
+			expunge_job_free(job);
 		return err_set(err, ERR_INTERNAL, "out of memory");
+	}
 	job->user = s->user;
 	job->uid = cx->uid;
-	job->tag = strdup(cx->tag);
-	job->name = strdup(s->box.name);
-	if (job->tag == NULL || job->name == NULL ||
-	    expunge_pick(s, uid_set, &job->uids, &job->gone, &job->count, err) <
-	        0) {
+	if (expunge_pick(s, uid_set, &job->uids, &job->gone, &job->count, err) <
+	    0) {
 		expunge_job_free(job);
-		return err->kind != ERR_OK
-		           ? -1
-		           : err_set(err, ERR_INTERNAL, "out of memory");
+		return -1;
 	}
 	if (job->count == 0) {
 		expunge_done(s, job);
@@ -169,7 +171,6 @@ imap_cmd_expunge(struct imap_session *s, const struct imap_cmd_ctx *cx)
 	struct err err;
 	int rc;
 
-	err_clear(&err);
 	if (cx->uid != (cx->args != NULL)) {
 		imap_resp_tagged(s, cx->tag, IMAP_BAD, NULL,
 		                 cx->uid ? "UID EXPUNGE needs a UID set"

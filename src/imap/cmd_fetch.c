@@ -816,7 +816,7 @@ fetch_streams(struct imap_session *s, const struct fetch_req *req,
  * each of a 20 MB attachment's bytes read, then parsed, was wasted.  The
  * blank line is looked for in chunks up to MIME_MAX_HEADER_BYTES (the
  * parser's own bound, so the header it sees is the same); without one
- * there, the whole message is read.
+ * there, the rest of the message follows.
  */
 #define FETCH_HEAD_CHUNK (16 * 1024)
 static int
@@ -825,40 +825,39 @@ fetch_read(struct imap_session *s, const struct fetch_req *req,
            struct err *err)
 {
 	struct store_stream *st = NULL;
+	bool head = true;
 	uint64_t size;
-	ssize_t n;
+	ssize_t n = 0;
 
 	if (!req->body_is_header || (req->needs_shape && !have_cache))
 		return store_msg_read(s->user, s->box.name, m->uid, msg, err);
 	if (store_msg_open(s->user, s->box.name, m->uid, &st, err) < 0)
 		return -1;
 	size = store_stream_size(st);
-	while (msg->len < size && msg->len <= MIME_MAX_HEADER_BYTES) {
+	while (msg->len < size) {
 		size_t from = msg->len > 3 ? msg->len - 3 : 0;
+		size_t want =
+		    head ? FETCH_HEAD_CHUNK : (size_t)(size - msg->len);
 
-		if (buf_reserve(msg, FETCH_HEAD_CHUNK + 1) < 0) {
-			store_stream_close(&st);
-			return err_set(err, ERR_TEMP, "out of memory");
+		if (size > SIZE_MAX / 2 || buf_reserve(msg, want + 1) < 0) {
+			n = err_set(err, ERR_TEMP, "out of memory");
+			break;
 		}
-		n = store_stream_read(st, msg->len, msg->data + msg->len,
-		                      FETCH_HEAD_CHUNK, err);
+		n = store_stream_read(st, msg->len, msg->data + msg->len, want,
+		                      err);
 		if (n <= 0) {
-			store_stream_close(&st);
-			return n < 0 ? -1
-			             : err_set(err, ERR_IO, "message is short");
+			n = n < 0 ? -1
+			          : err_set(err, ERR_IO, "message is short");
+			break;
 		}
 		msg->len += (size_t)n;
 		msg->data[msg->len] = '\0';
-		if (mime_header_complete(msg->data, msg->len, from)) {
-			store_stream_close(&st);
-			return 0;
-		}
+		if (head && mime_header_complete(msg->data, msg->len, from))
+			break;
+		head = head && msg->len <= MIME_MAX_HEADER_BYTES;
 	}
 	store_stream_close(&st);
-	if (msg->len == size)
-		return 0; /* all of it: a message without a body */
-	buf_reset(msg);
-	return store_msg_read(s->user, s->box.name, m->uid, msg, err);
+	return n < 0 ? -1 : 0;
 }
 
 /* Writes "* n FETCH (...)" for message index i; with tail->msg open on

@@ -275,7 +275,7 @@ static int
 blob_crc_matches(int fd, uint64_t size, uint32_t crc, struct err *err)
 {
 	char chunk[64 * 1024];
-	uint32_t got = embedded_blob_crc(NULL, 0);
+	uint32_t got = 0;
 
 	for (uint64_t off = 0; off < size;) {
 		size_t want = size - off < sizeof(chunk) ? (size_t)(size - off)
@@ -288,7 +288,7 @@ blob_crc_matches(int fd, uint64_t size, uint32_t crc, struct err *err)
 			return blob_errno(errno, "read", "blob", err);
 		if (n == 0)
 			return 0;
-		got = embedded_blob_crc_more(got, chunk, (size_t)n);
+		got = embedded_blob_crc(got, chunk, (size_t)n);
 		off += (uint64_t)n;
 	}
 	return got == crc ? 1 : 0;

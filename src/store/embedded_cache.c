@@ -107,7 +107,7 @@ emb_cache_compute(struct emb_cache_row *r, const void *data, size_t len)
 	rc |= mime_search_text(msg, len, root, EMB_CACHE_TEXT_MAX,
 	                       &r->col[ECC_T_HDR], &r->col[ECC_T_BODY]);
 	mime_part_free(&root);
-	r->crc = embedded_blob_crc(msg, len);
+	r->crc = embedded_blob_crc(0, msg, len);
 	return rc < 0 ? -1 : 0;
 }
 

@@ -56,6 +56,9 @@ static const char *const emb_sql[EMB_STMT_COUNT] = {
     [EMB_BLOB_IS_USED] = "SELECT 1 FROM messages WHERE blob = ?1 LIMIT 1",
     [EMB_META_GET] = "SELECT value FROM meta WHERE key = ?1",
     [EMB_META_SET] = "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)",
+    [EMB_META_RAISE] = "UPDATE meta SET value = ?2 WHERE key = ?1"
+                       " AND value < ?2",
+    [EMB_CACHE_MAX_ID] = "SELECT coalesce(max(id), 0) FROM msg_cache",
     [EMB_MBOX_INSERT] = "INSERT INTO mailboxes(name, uidvalidity, uidnext, "
                         "highestmodseq, special_use, objectid) VALUES (?1, "
                         "?2, ?3, ?4, ?5, lower(hex(randomblob(16))))",
@@ -343,17 +346,11 @@ emb_exec(struct embedded_user *u, const char *sql, struct err *err)
 static int
 emb_user_version(struct embedded_user *u, int *version_r, struct err *err)
 {
-	sqlite3_stmt *st;
-	int rc =
-	    sqlite3_prepare_v2(u->db, "PRAGMA user_version", -1, &st, NULL);
+	int64_t v;
 
-	if (rc != SQLITE_OK)
-		return embedded_db_error(u, rc, "user_version", err);
-	rc = sqlite3_step(st);
-	*version_r = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
-	sqlite3_finalize(st);
-	if (*version_r < 0)
-		return embedded_db_error(u, rc, "user_version", err);
+	if (embedded_sql_int(u, "PRAGMA user_version", NULL, &v, err) < 0)
+		return -1;
+	*version_r = (int)v;
 	return 0;
 }
 
@@ -468,36 +465,93 @@ embedded_db_open(struct embedded_user *u, struct err *err)
 	return 0;
 }
 
+/*
+ * Steps st (bound already) for one integer, 0 without a row, then resets
+ * it (cached) or finalizes it.
+ */
+static int
+emb_step_int(struct embedded_user *u, sqlite3_stmt *st, bool cached,
+             int64_t *value_r, const char *what, struct err *err)
+{
+	int rc = sqlite3_step(st);
+
+	*value_r = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	if (cached)
+		sqlite3_reset(st);
+	else
+		sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return embedded_db_error(u, rc, what, err);
+	return 0;
+}
+
+int
+embedded_sql_int(struct embedded_user *u, const char *sql, const char *arg,
+                 int64_t *value_r, struct err *err)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(u->db, sql, -1, &st, NULL);
+
+	*value_r = 0;
+	if (rc != SQLITE_OK)
+		return embedded_db_error(u, rc, "query", err);
+	if (arg != NULL)
+		sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
+	return emb_step_int(u, st, false, value_r, "query", err);
+}
+
+int
+embedded_stmt_int(struct embedded_user *u, enum emb_stmt id, int64_t *value_r,
+                  struct err *err)
+{
+	sqlite3_stmt *st;
+
+	*value_r = 0;
+	if (embedded_stmt(u, id, &st, err) < 0)
+		return -1;
+	return emb_step_int(u, st, true, value_r, "query", err);
+}
+
 int
 embedded_meta_get(struct embedded_user *u, const char *key, int64_t *value_r,
                   struct err *err)
 {
 	sqlite3_stmt *st;
-	int rc;
 
+	*value_r = 0;
 	if (embedded_stmt(u, EMB_META_GET, &st, err) < 0)
 		return -1;
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	*value_r = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return embedded_db_error(u, rc, "meta", err);
-	return 0;
+	return emb_step_int(u, st, true, value_r, "meta", err);
 }
 
-int
-embedded_meta_set(struct embedded_user *u, const char *key, int64_t value,
-                  struct err *err)
+/* A statement of (key, value) without results. */
+static int
+emb_meta_write(struct embedded_user *u, enum emb_stmt id, const char *key,
+               int64_t value, struct err *err)
 {
 	sqlite3_stmt *st;
 	int rc;
 
-	if (embedded_stmt(u, EMB_META_SET, &st, err) < 0)
+	if (embedded_stmt(u, id, &st, err) < 0)
 		return -1;
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, value);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : embedded_db_error(u, rc, "meta", err);
+}
+
+int
+embedded_meta_set(struct embedded_user *u, const char *key, int64_t value,
+                  struct err *err)
+{
+	return emb_meta_write(u, EMB_META_SET, key, value, err);
+}
+
+int
+embedded_meta_raise(struct embedded_user *u, const char *key, int64_t value,
+                    struct err *err)
+{
+	return emb_meta_write(u, EMB_META_RAISE, key, value, err);
 }

@@ -35,47 +35,19 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <zlib.h>
 
 uint32_t
-embedded_blob_crc(const void *data, size_t len)
+embedded_blob_crc(uint32_t crc, const void *data, size_t len)
 {
-	return embedded_blob_crc_more((uint32_t)crc32_z(0, NULL, 0), data, len);
-}
-
-uint32_t
-embedded_blob_crc_more(uint32_t crc, const void *data, size_t len)
-{
-	return len == 0 ? crc : (uint32_t)crc32_z(crc, data, len);
-}
-
-/* One integer from sql (no parameters). */
-static int
-dur_int(struct embedded_user *u, const char *sql, int64_t *value_r,
-        struct err *err)
-{
-	sqlite3_stmt *st;
-	int rc = sqlite3_prepare_v2(u->db, sql, -1, &st, NULL);
-
-	*value_r = 0;
-	if (rc != SQLITE_OK)
-		return embedded_db_error(u, rc, "recovery", err);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*value_r = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return embedded_db_error(u, rc, "recovery", err);
-	return 0;
+	return (uint32_t)crc32_z(crc, data, len);
 }
 
 int
 embedded_durable_max(struct embedded_user *u, int64_t *max_r, struct err *err)
 {
-	return dur_int(u, "SELECT coalesce(max(id), 0) FROM msg_cache", max_r,
-	               err);
+	return embedded_stmt_int(u, EMB_CACHE_MAX_ID, max_r, err);
 }
 
 /* A message row to expunge: its mailbox and what the expunge removed. */
@@ -194,7 +166,7 @@ dur_check(struct embedded_user *u, struct dur_list *bad, struct err *err)
 	/* Their names too; the commit (FULL) then makes the rows durable. */
 	if (store_blob_sync_dir(u->blob_dir, err) < 0)
 		return -1;
-	return embedded_meta_set(u, "blobs_durable", upto, err);
+	return embedded_meta_raise(u, "blobs_durable", upto, err);
 }
 
 /* Whether this process has recovered u, or there is nothing to do. */

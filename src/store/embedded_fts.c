@@ -3,7 +3,7 @@
  *
  *   DATA/users/<shard>/<user>/fts.db   msg_text: FTS5 trigram, contentless,
  *                                      no positions (rowid = msg_cache.id);
- * meta: fts_upto, gone_upto, epoch
+ *                                      meta: fts_upto, gone_upto, epoch
  *
  * Tokenising a message into trigrams costs more CPU than the rest of its
  * delivery (about 0.5 ms for 4 KiB), and FTS5 works best in large
@@ -65,28 +65,6 @@ emb_fts_exec(struct embedded_user *u, const char *sql, struct err *err)
 	int rc = sqlite3_exec(u->db, sql, NULL, NULL, NULL);
 
 	return rc == SQLITE_OK ? 0 : embedded_db_error(u, rc, "fts", err);
-}
-
-/* One integer from sql with ?1 bound to arg (if not NULL); -1 on error. */
-static int
-emb_fts_int(struct embedded_user *u, const char *sql, const char *arg,
-            int64_t *value_r, struct err *err)
-{
-	sqlite3_stmt *st;
-	int rc = sqlite3_prepare_v2(u->db, sql, -1, &st, NULL);
-
-	*value_r = 0;
-	if (rc != SQLITE_OK)
-		return embedded_db_error(u, rc, "fts", err);
-	if (arg != NULL)
-		sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*value_r = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return embedded_db_error(u, rc, "fts", err);
-	return 0;
 }
 
 static int
@@ -179,7 +157,7 @@ emb_fts_check_epoch(struct embedded_user *u, struct err *err)
 	int64_t mine, theirs;
 
 	if (emb_fts_epoch(u, &mine, err) < 0 ||
-	    emb_fts_int(u, sql, NULL, &theirs, err) < 0)
+	    embedded_sql_int(u, sql, NULL, &theirs, err) < 0)
 		return -1;
 	if (mine == theirs)
 		return 0;
@@ -188,7 +166,7 @@ emb_fts_check_epoch(struct embedded_user *u, struct err *err)
 	 * meanwhile and indexed since, which a second reset would undo.
 	 */
 	if (emb_fts_begin_write(u, err) < 0 ||
-	    emb_fts_int(u, sql, NULL, &theirs, err) < 0)
+	    embedded_sql_int(u, sql, NULL, &theirs, err) < 0)
 		goto fail;
 	if (mine == theirs)
 		return emb_fts_exec(u, "COMMIT", err) < 0 ? -1 : 0;
@@ -220,7 +198,8 @@ emb_fts_schema_ensure(struct embedded_user *u, struct err *err)
 {
 	int64_t version;
 
-	if (emb_fts_int(u, "PRAGMA fts.user_version", NULL, &version, err) < 0)
+	if (embedded_sql_int(u, "PRAGMA fts.user_version", NULL, &version,
+	                     err) < 0)
 		return -1;
 	if (version == 3)
 		return 0;
@@ -304,8 +283,9 @@ emb_fts_apply_gone(struct embedded_user *u, int64_t upto, int64_t *gone_r,
 	int64_t from = *gone_r;
 	int rc;
 
-	if (emb_fts_int(u, "SELECT coalesce(max(id), 0) FROM main.fts_gone",
-	                NULL, gone_r, err) < 0)
+	if (embedded_sql_int(u,
+	                     "SELECT coalesce(max(id), 0) FROM main.fts_gone",
+	                     NULL, gone_r, err) < 0)
 		return -1;
 	if (*gone_r <= from) {
 		*gone_r = from;
@@ -386,11 +366,12 @@ emb_fts_applied_left(struct embedded_user *u)
 	int64_t left = 0;
 	struct err err;
 
-	return emb_fts_int(u,
-	                   "SELECT EXISTS (SELECT 1 FROM main.fts_gone WHERE"
-	                   " id <= (SELECT value FROM fts.meta WHERE key ="
-	                   " 'gone_upto'))",
-	                   NULL, &left, &err) == 0 &&
+	return embedded_sql_int(
+	           u,
+	           "SELECT EXISTS (SELECT 1 FROM main.fts_gone WHERE"
+	           " id <= (SELECT value FROM fts.meta WHERE key ="
+	           " 'gone_upto'))",
+	           NULL, &left, &err) == 0 &&
 	       left != 0;
 }
 
@@ -405,10 +386,10 @@ embedded_cache_index_some(struct embedded_user *u, size_t max, bool *done_r,
 		return -1;
 	if (emb_fts_begin_write(u, err) < 0)
 		goto fail;
-	if (emb_fts_int(u, "SELECT value FROM fts.meta WHERE key = ?1",
-	                "fts_upto", &upto, err) < 0 ||
-	    emb_fts_int(u, "SELECT value FROM fts.meta WHERE key = ?1",
-	                "gone_upto", &gone, err) < 0)
+	if (embedded_sql_int(u, "SELECT value FROM fts.meta WHERE key = ?1",
+	                     "fts_upto", &upto, err) < 0 ||
+	    embedded_sql_int(u, "SELECT value FROM fts.meta WHERE key = ?1",
+	                     "gone_upto", &gone, err) < 0)
 		goto fail;
 	if (emb_fts_apply_gone(u, upto, &gone, err) < 0 ||
 	    emb_fts_add(u, &upto, max, &n, err) < 0 ||
@@ -430,7 +411,7 @@ embedded_fts_pending(struct embedded_user *u)
 	struct err err;
 
 	if (embedded_fts_attach(u, &err) < 0 ||
-	    emb_fts_int(
+	    embedded_sql_int(
 	        u,
 	        "SELECT (SELECT coalesce(max(id), 0) FROM main.msg_cache)"
 	        " > (SELECT value FROM fts.meta WHERE key = 'fts_upto')"

@@ -54,9 +54,11 @@ struct emb_group {
 	pthread_cond_t cond;
 	struct emb_pending *head, *tail; /* waiting for a leader */
 	bool committing;                 /* a leader is at work */
-	/* The leader's (embedded_durable.c): msg_cache ids whose blobs */
-	int64_t durable; /* a syncfs() made durable */
-	int64_t marked;  /* meta.blobs_durable says so */
+	/*
+	 * The leader's: the msg_cache id up to which the last syncfs() made
+	 * every blob durable, for meta.blobs_durable (embedded_durable.c).
+	 */
+	int64_t durable;
 };
 
 int
@@ -129,24 +131,6 @@ emb_group_fail(struct emb_pending *batch, const struct err *err)
 	}
 }
 
-/*
- * Writes what the last group made durable into meta.blobs_durable (never
- * down: another process's group may have moved it further).
- */
-static int
-emb_group_mark(struct emb_group *g, struct embedded_user *u, struct err *err)
-{
-	int64_t now;
-
-	if (g->durable <= g->marked)
-		return 0;
-	if (embedded_meta_get(u, "blobs_durable", &now, err) < 0)
-		return -1;
-	return now >= g->durable
-	           ? 0
-	           : embedded_meta_set(u, "blobs_durable", g->durable, err);
-}
-
 /* The leader's work: one transaction, one syncfs(), the changes. */
 static void
 emb_group_commit(struct emb_group *g, struct embedded_user *u,
@@ -166,14 +150,14 @@ emb_group_commit(struct emb_group *g, struct embedded_user *u,
 	}
 	for (struct emb_pending *p = batch; p != NULL; p = p->next)
 		emb_group_row(u, p);
-	if (emb_group_mark(g, u, &err) < 0 ||
+	/* Never down: another process's group may have moved it on. */
+	if (embedded_meta_raise(u, "blobs_durable", g->durable, &err) < 0 ||
 	    embedded_durable_max(u, &upto, &err) < 0 ||
 	    embedded_run(u, EMB_COMMIT, &err) < 0) {
 		embedded_rollback(u);
 		emb_group_fail(batch, &err);
 		goto out;
 	}
-	g->marked = g->durable > g->marked ? g->durable : g->marked;
 	/* Every blob of the batch was written before this. */
 	if (embedded_sync_fs(u->base.store, u->blob_dir, &err) < 0) {
 		/* Committed, maybe not durable: refuse, keep the blobs. */

@@ -21,8 +21,9 @@
  *   - the first open of a user in a process (meta 'boot' differs from the
  *     store's random boot id, embedded_recover() in embedded_durable.c)
  *     with 'lazy' above 0 moves every mailbox's HIGHESTMODSEQ up by
- *     EMB_LAZY_GAP > EMB_LAZY_MAX, durably, so no lost value comes again.  A
- * restart costs at most 2^21 values per mailbox of the 2^63 RFC 7162 allows.
+ *     EMB_LAZY_GAP > EMB_LAZY_MAX, durably, so no lost value comes again.
+ *     A restart costs at most 2^21 values per mailbox of the 2^63 RFC
+ *     7162 allows.
  * Expunges stay FULL: their blobs are unlinked after the commit, and a
  * lost expunge must not bring back a row whose file is gone.
  */

@@ -36,6 +36,7 @@ enum emb_stmt {
 	EMB_BLOB_IS_USED,
 	EMB_META_GET,
 	EMB_META_SET,
+	EMB_META_RAISE,
 	EMB_MBOX_INSERT,
 	EMB_MBOX_HAS_CHILD,
 	EMB_MBOX_DELETE,
@@ -49,6 +50,7 @@ enum emb_stmt {
 	EMB_CACHE_GET,    /* embedded_cache.c: FETCH's cached strings */
 	EMB_MSG_IDS,      /* embedded_keywords.c: EMAILID, SAVEDATE */
 	EMB_CACHE_INSERT, /* embedded_cache.c: a message's cache row */
+	EMB_CACHE_MAX_ID, /* embedded_durable.c: the newest cache row */
 	EMB_SYNC_NORMAL,  /* embedded_group.c: the WAL not fsynced by COMMIT */
 	EMB_SYNC_FULL,
 	EMB_STMT_COUNT
@@ -138,13 +140,13 @@ int embedded_lazy_bump(struct embedded_user *u, struct err *err);
 
 /*
  * One flush per group commit (embedded_durable.c).  embedded_blob_crc()
- * is what msg_cache.crc keeps of a message; embedded_durable_max() the
+ * is what msg_cache.crc keeps of a message (CRC-32 from 0, data may come
+ * in pieces: pass the last result); embedded_durable_max() the
  * highest msg_cache id (inside a transaction); embedded_recover(), at a
  * user's first open in a process, checks the blobs a crash may have lost
  * and runs embedded_lazy_bump(), in one transaction.
  */
-uint32_t embedded_blob_crc(const void *data, size_t len);
-uint32_t embedded_blob_crc_more(uint32_t crc, const void *data, size_t len);
+uint32_t embedded_blob_crc(uint32_t crc, const void *data, size_t len);
 int embedded_durable_max(struct embedded_user *u, int64_t *max_r,
                          struct err *err);
 int embedded_recover(struct embedded_user *u, uint64_t boot, struct err *err);
@@ -236,11 +238,26 @@ void embedded_gone_finish(struct embedded_user *u, const char *mailbox,
 /* True if some message row (in any mailbox) still names blob. */
 bool embedded_blob_is_used(struct embedded_user *u, const char *blob);
 
-/* Reads or writes an integer of the meta table (inside a transaction). */
+/*
+ * Reads or writes an integer of the meta table (inside a transaction);
+ * embedded_meta_raise() writes value only over a smaller one.
+ */
 int embedded_meta_get(struct embedded_user *u, const char *key,
                       int64_t *value_r, struct err *err);
 int embedded_meta_set(struct embedded_user *u, const char *key, int64_t value,
                       struct err *err);
+int embedded_meta_raise(struct embedded_user *u, const char *key, int64_t value,
+                        struct err *err);
+
+/*
+ * One integer (0 without a row): of sql, prepared for this call, with ?1
+ * bound to arg if not NULL; or of the cached statement id, which takes
+ * no parameters.
+ */
+int embedded_sql_int(struct embedded_user *u, const char *sql, const char *arg,
+                     int64_t *value_r, struct err *err);
+int embedded_stmt_int(struct embedded_user *u, enum emb_stmt id,
+                      int64_t *value_r, struct err *err);
 
 /*
  * ERR_QUOTA if adding bytes and messages would pass u's limits (inside a

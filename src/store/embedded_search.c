@@ -9,10 +9,10 @@
  * value's trigrams as quoted strings (a '"' in them doubled), so user text
  * is always a value, never SQL or FTS syntax.  The index finds the
  * messages holding all those trigrams; the stored text then confirms the
- * substring: pa_contains() for BODY and TEXT, pa_header_has() (which also
- * checks the field) for HEADER-type keys.  Values under 3 characters,
- * which trigrams cannot look up, are tested by pa_contains() alone
- * (embedded_match.c).
+ * substring: the same scan that values under 3 characters (which
+ * trigrams cannot look up) get alone, LIKE for ASCII or pa_contains()
+ * (embedded_match.c), for BODY and TEXT; pa_header_has() (which also
+ * checks the field) for HEADER-type keys.
  */
 #include "store/embedded_cache.h"
 #include "store/search.h"
@@ -96,7 +96,7 @@ ss_fts_string(struct buf *q, const char *from, const char *to)
  * third character and the last one, joined by AND.  The index keeps no
  * positions (detail=none, embedded_fts.c), so this finds every message
  * holding the substring and some that only hold its pieces;
- * ss_prefilter() confirms.  More than SS_FTS_PIECES pieces add little
+ * ss_text() and ss_header() confirm.  More than SS_FTS_PIECES add little
  * selectivity to a query that is confirmed anyway.
  */
 #define SS_FTS_PIECES 32
@@ -173,55 +173,41 @@ ss_scan(struct ss_build *b, const char *column, const char *value)
 }
 
 /*
- * The trigram prefilter "c.id IN (...)" confirmed by pa_contains() in
- * column (t_hdr or t_body; both if NULL), or a scan if value is short.
- * The header keys pass "t_hdr" and confirm the field themselves.
+ * "c.id IN (...)": the messages whose index holds every trigram piece of
+ * value (3 or more characters); a superset, confirmed by the caller.
  */
 static int
-ss_prefilter(struct ss_build *b, const char *column, const char *value)
+ss_fts_match(struct ss_build *b, const char *value)
 {
-	int rc;
+	int rc = buf_append_str(&b->sql, "c.id IN (SELECT rowid FROM "
+	                                 "fts.msg_text WHERE msg_text MATCH ");
 
-	if (*value == '\0')
-		return buf_append_str(&b->sql, "1");
-	if (!ss_trigram_ok(value))
-		return ss_scan(b, column != NULL ? column : "t_hdr", value);
-	rc = buf_append_str(&b->sql, "(c.id IN (SELECT rowid FROM "
-	                             "fts.msg_text WHERE msg_text MATCH ");
 	rc |= ss_fts_param(b, value);
-	rc |= buf_append_str(&b->sql, ") AND ");
-	if (column != NULL && strcmp(column, "t_hdr") == 0)
-		return rc < 0 ? -1 : buf_append_str(&b->sql, "1)");
-	if (column == NULL) {
-		rc |= buf_append_str(&b->sql, "(pa_contains(c.t_hdr, ");
-		rc |= ss_param(b, value, strlen(value));
-		rc |= buf_append_str(&b->sql, ") OR ");
-	}
-	rc |= buf_append_str(&b->sql, "pa_contains(c.t_body, ");
-	rc |= ss_param(b, value, strlen(value));
-	rc |= buf_append_str(&b->sql, column == NULL ? ")))" : "))");
-	return rc < 0 ? -1 : 0;
+	return rc < 0 ? -1 : buf_append_str(&b->sql, ")");
 }
 
-/* BODY and TEXT. */
+/*
+ * BODY and TEXT: the substring scan of the stored text, behind the
+ * trigram lookup when the value is long enough for one.
+ */
 static int
 ss_text(struct ss_build *b, const struct store_search_key *k)
 {
 	const char *v = k->value != NULL ? k->value : "";
-	bool body = k->op == SS_BODY;
 	int rc;
 
 	if (*v == '\0') /* every message has a body and a header */
 		return buf_append_str(&b->sql, "1");
-	if (ss_trigram_ok(v))
-		return ss_prefilter(b, body ? "t_body" : NULL, v);
 	rc = buf_append_str(&b->sql, "(");
+	if (ss_trigram_ok(v))
+		rc |= ss_fts_match(b, v) | buf_append_str(&b->sql, " AND ");
+	rc |= buf_append_str(&b->sql, "(");
 	rc |= ss_scan(b, "t_body", v);
-	if (!body) {
+	if (k->op != SS_BODY) {
 		rc |= buf_append_str(&b->sql, " OR ");
 		rc |= ss_scan(b, "t_hdr", v);
 	}
-	rc |= buf_append_str(&b->sql, ")");
+	rc |= buf_append_str(&b->sql, "))");
 	return rc < 0 ? -1 : 0;
 }
 
@@ -241,9 +227,13 @@ ss_header(struct ss_build *b, const struct store_search_key *k)
 	if (name == NULL || *name == '\0' || strchr(name, ':') != NULL ||
 	    strchr(name, '\n') != NULL)
 		return buf_append_str(&b->sql, "0"); /* no such field */
+	/* pa_header_has() confirms; the lookup or scan only narrows. */
 	rc = buf_append_str(&b->sql, "(");
-	rc |= ss_prefilter(b, "t_hdr", v);
-	rc |= buf_append_str(&b->sql, " AND pa_header_has(c.t_hdr, ");
+	if (ss_trigram_ok(v))
+		rc |= ss_fts_match(b, v) | buf_append_str(&b->sql, " AND ");
+	else if (*v != '\0')
+		rc |= ss_scan(b, "t_hdr", v) | buf_append_str(&b->sql, " AND ");
+	rc |= buf_append_str(&b->sql, "pa_header_has(c.t_hdr, ");
 	rc |= ss_param(b, name, strlen(name));
 	rc |= buf_append_str(&b->sql, ", ");
 	rc |= ss_param(b, v, strlen(v));

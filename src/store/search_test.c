@@ -462,14 +462,12 @@ check_cache(struct fixture *f, const char *mailbox, uint32_t uid,
 static int64_t
 sql_int(struct fixture *f, const char *sql)
 {
-	sqlite3 *db = ((struct embedded_user *)f->user)->db;
-	sqlite3_stmt *st;
 	int64_t v = -1;
+	struct err err;
 
-	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	assert_int_equal(
+	    embedded_sql_int(embedded_user_of(f->user), sql, NULL, &v, &err),
+	    0);
 	return v;
 }
 

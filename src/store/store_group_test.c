@@ -245,15 +245,11 @@ test_worker_quota(void **state)
 static int64_t
 sql_int(struct store_user *u, const char *sql)
 {
-	sqlite3_stmt *st;
 	int64_t v = -1;
+	struct err err;
 
 	assert_int_equal(
-	    sqlite3_prepare_v2(embedded_user_of(u)->db, sql, -1, &st, NULL),
-	    SQLITE_OK);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	    embedded_sql_int(embedded_user_of(u), sql, NULL, &v, &err), 0);
 	return v;
 }
 

@@ -207,19 +207,15 @@ test_ids_savedate(void **state)
 static int64_t
 fts_upto(struct embedded_user *u)
 {
-	sqlite3_stmt *st;
 	int64_t v = -1;
 	struct err err;
 
 	assert_int_equal(embedded_fts_attach(u, &err), 0);
-	assert_int_equal(sqlite3_prepare_v2(u->db,
-	                                    "SELECT value FROM fts.meta WHERE "
-	                                    "key = 'fts_upto'",
-	                                    -1, &st, NULL),
-	                 SQLITE_OK);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	assert_int_equal(embedded_sql_int(u,
+	                                  "SELECT value FROM fts.meta WHERE "
+	                                  "key = 'fts_upto'",
+	                                  NULL, &v, &err),
+	                 0);
 	return v;
 }
 
