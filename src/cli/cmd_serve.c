@@ -90,6 +90,7 @@ serve_run(const struct config *cfg, int port_offset)
 		fprintf(stderr, "postamt serve: %s\n", err.msg);
 		goto out;
 	}
+	store_set_inline_max(svc.store, (size_t)cfg->store_inline_max);
 	auth_set_throttle_limits(svc.auth, &(struct auth_throttle_limits){
 	                                       cfg->auth_fail_max_per_ip,
 	                                       cfg->auth_fail_max_per_user,

@@ -56,6 +56,14 @@ blob_path(char *out, size_t size, const char *dir, const char *prefix,
 	return n < 0 || (size_t)n >= size ? -1 : 0;
 }
 
+int
+store_blob_new_id(char id_r[STORE_BLOB_ID_SIZE], struct err *err)
+{
+	if (blob_random_id(id_r) < 0)
+		return err_set(err, ERR_TEMP, "store: no random bytes");
+	return 0;
+}
+
 /*
  * Writes all of data to fd and fsyncs it (sync) or only starts its
  * writeback (!sync: a later syncfs() waits for it); returns 0 or an errno
@@ -154,8 +162,8 @@ blob_write_in_place(const char *dir, const void *data, size_t len,
 {
 	char path[4096];
 
-	if (blob_random_id(id_r) < 0)
-		return err_set(err, ERR_TEMP, "store: no random bytes");
+	if (store_blob_new_id(id_r, err) < 0)
+		return -1;
 	if (blob_path(path, sizeof(path), dir, "", id_r) < 0)
 		return err_set(err, ERR_IO, "store: path too long: %s", dir);
 	return blob_create(path, data, len, false, err);

@@ -257,8 +257,7 @@ emb_cache_fill_batch(struct embedded_user *u, bool *done_r, struct err *err)
 	for (size_t i = 0; i < n; i++) {
 		buf_reset(&data);
 		/* A lost blob is reported by FETCH; it has no text to index. */
-		if (store_blob_read(u->blob_dir, blobs[i], sizes[i], &data,
-		                    NULL) < 0)
+		if (embedded_blob_read(u, blobs[i], sizes[i], &data, NULL) < 0)
 			buf_reset(&data);
 		if (emb_cache_add_blob(u, blobs[i], buf_cstr(&data), data.len,
 		                       err) < 0)

@@ -91,6 +91,11 @@ static const char *const emb_sql[EMB_STMT_COUNT] = {
         " to_display, message_id, in_reply_to, refs, t_hdr, t_body, sent_date,"
         " sent_day, crc) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,"
         " ?12, ?13, ?14, ?15, ?16, ?17, ?18) ON CONFLICT(blob) DO NOTHING",
+    [EMB_MSG_DATA] = "SELECT m.blob, m.size, d.data FROM messages m"
+                     " LEFT JOIN msg_data d ON d.blob = m.blob"
+                     " WHERE m.mailbox_id = ?1 AND m.uid = ?2",
+    [EMB_DATA_INSERT] = "INSERT INTO msg_data(blob, data) VALUES (?1, ?2)",
+    [EMB_DATA_GET] = "SELECT data FROM msg_data WHERE blob = ?1",
 };
 
 /*
@@ -246,6 +251,26 @@ static const char emb_schema_v6[] =
     " (SELECT coalesce(max(id), 0) FROM msg_cache));";
 
 /*
+ * Version 7: small messages kept in the index, in msg_data, instead of a
+ * file each.  Creating a file per message was the largest cost of a
+ * delivery: measured on this machine's ext4, a new file plus a syncfs()
+ * every three messages ran at 970/s against 3,770/s for the same bytes
+ * written into existing files, and after many deletions the kernel's
+ * inode allocator alone took a third of the CPU.  Keyed by blob id like
+ * the files, so copies share the bytes; the row goes with the last
+ * message that names the blob (the trigger replaces version 3's).
+ */
+static const char emb_schema_v7[] =
+    "CREATE TABLE msg_data ("
+    " blob TEXT PRIMARY KEY,"
+    " data BLOB NOT NULL) WITHOUT ROWID;"
+    "DROP TRIGGER messages_cache_del;"
+    "CREATE TRIGGER messages_blob_gone AFTER DELETE ON messages"
+    " WHEN NOT EXISTS (SELECT 1 FROM messages WHERE blob = OLD.blob) BEGIN"
+    " DELETE FROM msg_cache WHERE blob = OLD.blob;"
+    " DELETE FROM msg_data WHERE blob = OLD.blob; END;";
+
+/*
  * The default mailboxes (RFC 6154 special-use).  UIDVALIDITY comes from the
  * clock (RFC 9051 2.3.1.1 suggests a time-based value); consecutive values
  * keep the six apart.  Creating mailboxes later must pick a value above
@@ -398,6 +423,8 @@ emb_schema_create(struct embedded_user *u, struct err *err)
 	if (version < 5 && emb_exec(u, emb_schema_v5, err) < 0)
 		goto fail;
 	if (version < 6 && emb_exec(u, emb_schema_v6, err) < 0)
+		goto fail;
+	if (version < 7 && emb_exec(u, emb_schema_v7, err) < 0)
 		goto fail;
 	if (version < EMB_SCHEMA_VERSION) {
 		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",

@@ -118,7 +118,8 @@ fail:
 }
 
 /*
- * Checks the blobs of the cache rows above meta.blobs_durable, expunges
+ * Checks the blob files of the cache rows above meta.blobs_durable (a
+ * message kept in the index came with its row: nothing to check), expunges
  * the rows of those that do not read back, makes the rest durable and
  * moves the watermark (inside the recovery transaction).
  */
@@ -128,6 +129,7 @@ dur_check(struct embedded_user *u, struct dur_list *bad, struct err *err)
 	static const char sql[] =
 	    "SELECT c.blob, c.crc, (SELECT size FROM messages m WHERE"
 	    " m.blob = c.blob LIMIT 1) FROM msg_cache c WHERE c.id > ?1"
+	    " AND NOT EXISTS (SELECT 1 FROM msg_data d WHERE d.blob = c.blob)"
 	    " ORDER BY c.id";
 	sqlite3_stmt *st;
 	int64_t from, upto, size;

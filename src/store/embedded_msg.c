@@ -129,6 +129,34 @@ embedded_quota_check(struct embedded_user *u, uint64_t bytes, uint64_t messages,
 	                                   messages, err);
 }
 
+bool
+embedded_keeps(const struct embedded_user *u, size_t len)
+{
+	size_t max = u->base.store->inline_max;
+
+	return max > 0 && len <= max;
+}
+
+/* The bytes of a message kept in the index (schema version 7). */
+static int
+emb_data_insert(struct embedded_user *u, const char *blob,
+                const struct store_append *msg, struct err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (embedded_stmt(u, EMB_DATA_INSERT, &st, err) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, blob, -1, SQLITE_STATIC);
+	sqlite3_bind_blob64(st, 2, msg->len > 0 ? msg->data : "", msg->len,
+	                    SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE
+	           ? 0
+	           : embedded_db_error(u, rc, "message insert", err);
+}
+
 int
 embedded_append_row(struct embedded_user *u, const char *mailbox,
                     const char *blob, const struct store_append *msg,
@@ -150,6 +178,8 @@ embedded_append_row(struct embedded_user *u, const char *mailbox,
 	next.modseq = c->modseq + 1;
 	if (embedded_msg_insert(u, c, blob, msg->len, msg->flags,
 	                        msg->internaldate, err) < 0 ||
+	    (embedded_keeps(u, msg->len) &&
+	     emb_data_insert(u, blob, msg, err) < 0) ||
 	    embedded_cache_put(u, blob, cache, err) < 0)
 		return -1;
 	return embedded_counters_set(u, &next, err);
@@ -219,7 +249,9 @@ emb_quota_precheck(struct embedded_user *u, size_t len, struct err *err)
 /*
  * On the home thread (tests, tools, a job that could not be queued) an
  * append commits alone, so its changes are announced before it returns
- * (store.h); on a worker it joins the group commit of its user.
+ * (store.h); on a worker it joins the group commit of its user.  A small
+ * message is kept in the index instead of a file (schema version 7): the
+ * commit alone makes it durable.
  */
 static int
 emb_append_commit(struct embedded_user *u, const char *mailbox,
@@ -227,21 +259,24 @@ emb_append_commit(struct embedded_user *u, const char *mailbox,
                   const struct emb_cache_row *cache, char *blob,
                   struct emb_counters *c, struct err *err)
 {
+	bool keep = embedded_keeps(u, m->len);
+	bool home = store_is_home(u->base.store);
 	int rc;
 
-	if (store_is_home(u->base.store)) {
-		if (store_blob_write(u->blob_dir, m->data, m->len, blob, err) <
-		    0)
+	if (keep) {
+		if (store_blob_new_id(blob, err) < 0)
 			return -1;
+	} else if ((home ? store_blob_write(u->blob_dir, m->data, m->len, blob,
+	                                    err)
+	                 : store_blob_write_file(u->blob_dir, m->data, m->len,
+	                                         blob, err)) < 0)
+		return -1;
+	if (home)
 		rc = emb_append_index(u, mailbox, blob, m, cache, c, err);
-	} else {
-		if (store_blob_write_file(u->blob_dir, m->data, m->len, blob,
-		                          err) < 0)
-			return -1;
+	else
 		rc = embedded_group_append(u, mailbox, m, blob, cache, c, err);
-	}
 	/* Not committed: the blob must not outlive the failure. */
-	if (rc == -1)
+	if (rc == -1 && !keep)
 		store_blob_unlink(u->blob_dir, blob);
 	return rc < 0 ? -1 : 0;
 }
@@ -288,18 +323,23 @@ embedded_deliver(struct store_user *pub, const char *mailbox, const void *data,
 	return embedded_append(pub, mailbox, &msg, NULL, uid_r, err);
 }
 
-/* Finds the blob and size of message uid of mailbox. */
+/*
+ * Finds message uid of mailbox: its blob id and size and, if it is kept
+ * in the index, its bytes, appended to kept (*kept_r then true).
+ */
 static int
-emb_msg_blob(struct embedded_user *u, const char *mailbox, uint32_t uid,
-             char blob[STORE_BLOB_ID_SIZE], uint64_t *size_r, struct err *err)
+emb_msg_locate(struct embedded_user *u, const char *mailbox, uint32_t uid,
+               char blob[STORE_BLOB_ID_SIZE], uint64_t *size_r,
+               struct buf *kept, bool *kept_r, struct err *err)
 {
 	sqlite3_stmt *st;
-	int64_t id, size = 0;
-	int rc;
+	int64_t id, size = -1;
+	int rc, bad = 0;
 
 	blob[0] = '\0';
+	*kept_r = false;
 	if (embedded_mailbox_id(u, mailbox, &id, err) < 0 ||
-	    embedded_stmt(u, EMB_MSG_BLOB, &st, err) < 0)
+	    embedded_stmt(u, EMB_MSG_DATA, &st, err) < 0)
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_int64(st, 2, uid);
@@ -311,6 +351,14 @@ emb_msg_blob(struct embedded_user *u, const char *mailbox, uint32_t uid,
 			snprintf(blob, STORE_BLOB_ID_SIZE, "%s",
 			         (const char *)t);
 		size = sqlite3_column_int64(st, 1);
+		if (sqlite3_column_type(st, 2) != SQLITE_NULL) {
+			const void *data = sqlite3_column_blob(st, 2);
+			int64_t n = sqlite3_column_bytes(st, 2);
+
+			*kept_r = true;
+			bad =
+			    n != size ? -1 : buf_append(kept, data, (size_t)n);
+		}
 	}
 	sqlite3_reset(st);
 	if (rc == SQLITE_DONE)
@@ -318,11 +366,36 @@ emb_msg_blob(struct embedded_user *u, const char *mailbox, uint32_t uid,
 		               uid);
 	if (rc != SQLITE_ROW)
 		return embedded_db_error(u, rc, "message lookup", err);
-	if (strlen(blob) != STORE_BLOB_ID_SIZE - 1 || size < 0)
+	if (strlen(blob) != STORE_BLOB_ID_SIZE - 1 || size < 0 || bad < 0)
 		return err_set(err, ERR_IO, "store: bad index row for UID %u",
 		               uid);
 	*size_r = (uint64_t)size;
 	return 0;
+}
+
+int
+embedded_blob_read(struct embedded_user *u, const char *blob, uint64_t size,
+                   struct buf *out, struct err *err)
+{
+	sqlite3_stmt *st;
+	int rc, bad = 0;
+
+	if (embedded_stmt(u, EMB_DATA_GET, &st, err) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, blob, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		bad = (uint64_t)sqlite3_column_bytes(st, 0) != size
+		          ? -1
+		          : buf_append(out, sqlite3_column_blob(st, 0),
+		                       (size_t)size);
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE)
+		return store_blob_read(u->blob_dir, blob, size, out, err);
+	if (rc != SQLITE_ROW)
+		return embedded_db_error(u, rc, "message lookup", err);
+	return bad < 0 ? err_set(err, ERR_IO, "store: bad size of %s", blob)
+	               : 0;
 }
 
 /*
@@ -337,15 +410,18 @@ embedded_msg_read(struct store_user *pub, const char *mailbox, uint32_t uid,
 	struct embedded_user *u = embedded_user_of(pub);
 	char blob[STORE_BLOB_ID_SIZE];
 	uint64_t size;
+	bool kept;
 
-	if (emb_msg_blob(u, mailbox, uid, blob, &size, err) < 0)
+	if (emb_msg_locate(u, mailbox, uid, blob, &size, out, &kept, err) < 0)
 		return -1;
-	return store_blob_read(u->blob_dir, blob, size, out, err);
+	return kept ? 0 : store_blob_read(u->blob_dir, blob, size, out, err);
 }
 
+/* A message read from its file (fd), or from a copy of its bytes. */
 struct emb_stream {
 	struct store_stream pub;
-	int fd;
+	int fd;     /* -1: a message kept in the index */
+	char *data; /* its bytes (pub.size), or NULL */
 };
 
 static ssize_t
@@ -354,7 +430,14 @@ emb_stream_read(struct store_stream *pub, uint64_t off, void *dst, size_t len,
 {
 	struct emb_stream *st = (struct emb_stream *)pub;
 
-	return store_blob_pread(st->fd, pub->size, off, dst, len, err);
+	if (st->fd >= 0)
+		return store_blob_pread(st->fd, pub->size, off, dst, len, err);
+	if (off >= pub->size)
+		return 0;
+	if (len > pub->size - off)
+		len = (size_t)(pub->size - off);
+	memcpy(dst, st->data + off, len);
+	return (ssize_t)len;
 }
 
 static void
@@ -362,7 +445,9 @@ emb_stream_close(struct store_stream *pub)
 {
 	struct emb_stream *st = (struct emb_stream *)pub;
 
-	close(st->fd);
+	if (st->fd >= 0)
+		close(st->fd);
+	free(st->data);
 	free(st);
 }
 
@@ -378,26 +463,39 @@ static const struct store_stream_ops emb_stream_ops = {
     .fd = emb_stream_fd,
 };
 
+/*
+ * A message kept in the index is copied out (it is small: inline_max),
+ * so it stays readable after an expunge, as an open file does.
+ */
 int
 embedded_msg_open(struct store_user *pub, const char *mailbox, uint32_t uid,
                   struct store_stream **stream_r, struct err *err)
 {
 	struct embedded_user *u = embedded_user_of(pub);
 	char blob[STORE_BLOB_ID_SIZE];
+	struct buf kept = BUF_INIT;
 	struct emb_stream *st;
 	uint64_t size;
-	int fd;
+	bool is_kept;
+	int fd = -1;
 
-	if (emb_msg_blob(u, mailbox, uid, blob, &size, err) < 0 ||
-	    store_blob_open(u->blob_dir, blob, size, &fd, err) < 0)
+	if (emb_msg_locate(u, mailbox, uid, blob, &size, &kept, &is_kept, err) <
+	        0 ||
+	    (!is_kept &&
+	     store_blob_open(u->blob_dir, blob, size, &fd, err) < 0)) {
+		buf_free(&kept);
 		return -1;
-	if ((st = malloc(sizeof(*st))) == NULL) {
-		close(fd);
+	}
+	if ((st = calloc(1, sizeof(*st))) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		buf_free(&kept);
 		return err_set(err, ERR_TEMP, "store: out of memory");
 	}
 	st->pub.ops = &emb_stream_ops;
 	st->pub.size = size;
 	st->fd = fd;
+	st->data = buf_steal(&kept);
 	*stream_r = &st->pub;
 	return 0;
 }

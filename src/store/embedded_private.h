@@ -51,7 +51,10 @@ enum emb_stmt {
 	EMB_MSG_IDS,      /* embedded_keywords.c: EMAILID, SAVEDATE */
 	EMB_CACHE_INSERT, /* embedded_cache.c: a message's cache row */
 	EMB_CACHE_MAX_ID, /* embedded_durable.c: the newest cache row */
-	EMB_SYNC_NORMAL,  /* embedded_group.c: the WAL not fsynced by COMMIT */
+	EMB_MSG_DATA,     /* embedded_msg.c: where a message's bytes are */
+	EMB_DATA_INSERT,  /* embedded_msg.c: a message kept in the index */
+	EMB_DATA_GET,
+	EMB_SYNC_NORMAL, /* embedded_group.c: the WAL not fsynced by COMMIT */
 	EMB_SYNC_FULL,
 	EMB_STMT_COUNT
 };
@@ -76,7 +79,7 @@ struct embedded_user {
 #define STORE_BLOB_TMP_MAX_AGE (15 * 60)
 
 /* Schema version kept in PRAGMA user_version. */
-#define EMB_SCHEMA_VERSION 6 /* embedded_db.c: v6 adds msg_cache.crc */
+#define EMB_SCHEMA_VERSION 7 /* embedded_db.c: v7 adds msg_data */
 
 /*
  * Orphan blobs (no row names them) younger than this may belong to a
@@ -327,6 +330,8 @@ int embedded_mailbox_list(struct store_user *u,
  */
 int store_blob_write(const char *dir, const void *data, size_t len,
                      char id_r[STORE_BLOB_ID_SIZE], struct err *err);
+/* A new blob id, for a message kept in the index (no file). */
+int store_blob_new_id(char id_r[STORE_BLOB_ID_SIZE], struct err *err);
 
 /*
  * The two halves of store_blob_write(), for group commit: the file is
@@ -388,6 +393,16 @@ int store_blob_clean(const char *dir, time_t now, time_t max_age);
  * the counters before the insert (its UID is c->uidnext, its mod-sequence
  * c->modseq + 1).
  */
+/*
+ * Whether a message of len bytes is kept in the index (msg_data, schema
+ * version 7) rather than in a blob file: up to store_set_inline_max().
+ */
+bool embedded_keeps(const struct embedded_user *u, size_t len);
+
+/* Appends the bytes of blob (size bytes), kept in the index or a file. */
+int embedded_blob_read(struct embedded_user *u, const char *blob, uint64_t size,
+                       struct buf *out, struct err *err);
+
 struct emb_cache_row;
 int embedded_append_row(struct embedded_user *u, const char *mailbox,
                         const char *blob, const struct store_append *msg,

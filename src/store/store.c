@@ -27,6 +27,7 @@ store_open(const char *data_dir, struct store **store_r, struct err *err)
 	}
 	pthread_mutex_init(&s->lock, NULL);
 	s->home = pthread_self();
+	s->inline_max = STORE_INLINE_MAX_DEFAULT;
 	/* The only backend for now; PostgreSQL + S3 will be chosen here. */
 	s->ops = &store_embedded_ops;
 	if (s->ops->open(s, err) < 0) {
@@ -37,6 +38,12 @@ store_open(const char *data_dir, struct store **store_r, struct err *err)
 	}
 	*store_r = s;
 	return 0;
+}
+
+void
+store_set_inline_max(struct store *s, size_t bytes)
+{
+	s->inline_max = bytes;
 }
 
 void

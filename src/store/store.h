@@ -2,7 +2,9 @@
  * store: the mail store interface that IMAP, POP3 and SMTP use.
  *
  * The embedded backend keeps, per user, an SQLite index (WAL) and one
- * immutable blob file per message under DATA/users/<shard>/<user>/.  Nothing
+ * immutable blob file per message under DATA/users/<shard>/<user>/, except
+ * for messages small enough to be kept in the index itself
+ * (store_set_inline_max()).  Nothing
  * here knows a protocol; nothing in the protocols knows the backend.  No path
  * on disk is ever built from a mailbox name.
  *
@@ -12,7 +14,8 @@
  *
  * Durability: store_deliver() returns only after the blob is written and
  * fsynced, renamed into place, its directory fsynced and the index row
- * committed with synchronous=FULL.  Only then may a protocol acknowledge.
+ * committed with synchronous=FULL (a kept message: after that commit,
+ * which holds its bytes).  Only then may a protocol acknowledge.
  * Deliveries running at once on several threads share the directory fsync
  * and the commit (group commit).
  *
@@ -93,6 +96,15 @@ struct store_mailbox_info {
 /* Opens (creating if needed) the store under data_dir. */
 int store_open(const char *data_dir, struct store **store_r, struct err *err);
 void store_close(struct store **store);
+
+/*
+ * Messages of up to this many bytes are kept inside the index instead of
+ * a file of their own (config store_inline_max; 0: every message in a
+ * file).  Applies to messages stored from then on; both kinds read the
+ * same.  Call before the store is shared between threads.
+ */
+#define STORE_INLINE_MAX_DEFAULT (64 * 1024)
+void store_set_inline_max(struct store *s, size_t bytes);
 
 /*
  * Opens the mail of user (a full address, e.g. "alice@example.org"),

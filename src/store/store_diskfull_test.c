@@ -150,21 +150,6 @@ worker_main(void *arg)
 	return NULL;
 }
 
-/* Blob files in the user's blob directory. */
-static size_t
-count_blobs(struct store_user *u)
-{
-	DIR *d = opendir(embedded_user_of(u)->blob_dir);
-	struct dirent *de;
-	size_t n = 0;
-
-	assert_non_null(d);
-	while ((de = readdir(d)) != NULL)
-		n += de->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
-
 /* Every acknowledged message is whole; nothing else is stored. */
 static size_t
 check_consistent(struct fixture *f)
@@ -191,7 +176,7 @@ check_consistent(struct fixture *f)
 	                 0);
 	assert_int_equal(st.messages, acked);
 	/* No half-written blob, no blob of a refused delivery. */
-	assert_int_equal(count_blobs(f->base.user), acked);
+	assert_int_equal(store_fixture_bodies(f->base.user), acked);
 	buf_free(&got);
 	free(want);
 	return acked;

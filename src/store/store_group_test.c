@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fixtures.h"
 #include "store/embedded_private.h"
 #include "store/store.h"
 #include "testdir.h"
@@ -115,21 +116,6 @@ worker_main(void *arg)
 	return NULL;
 }
 
-static size_t
-count_blobs(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	size_t n = 0;
-
-	assert_non_null(d);
-	while ((de = readdir(d)) != NULL)
-		if (strlen(de->d_name) == STORE_BLOB_ID_SIZE - 1)
-			n++;
-	closedir(d);
-	return n;
-}
-
 static void
 test_concurrent_deliveries(void **state)
 {
@@ -179,8 +165,7 @@ test_concurrent_deliveries(void **state)
 	assert_int_equal(store_mailbox_status(watcher, "INBOX", &st, &err), 0);
 	assert_int_equal(st.messages, THREADS * PER_THREAD);
 	assert_int_equal(st.uidnext, THREADS * PER_THREAD + 1);
-	assert_int_equal(count_blobs(embedded_user_of(watcher)->blob_dir),
-	                 THREADS * PER_THREAD);
+	assert_int_equal(store_fixture_bodies(watcher), THREADS * PER_THREAD);
 	store_user_close(&watcher);
 }
 
@@ -236,7 +221,7 @@ test_worker_quota(void **state)
 	assert_int_equal(w.failed, 2);
 	assert_int_equal(store_quota_get(u, &q, &err), 0);
 	assert_int_equal(q.messages_used, 3);
-	assert_int_equal(count_blobs(embedded_user_of(u)->blob_dir), 3);
+	assert_int_equal(store_fixture_bodies(u), 3);
 	store_flush_changes(f->store);
 	store_user_close(&u);
 }
@@ -276,7 +261,8 @@ blob_path_of(struct store_user *u, uint32_t uid, char *out, size_t size)
  * A power cut during a group's syncfs() can leave rows whose blobs never
  * reached the disk: short, other bytes, or no file.  The next process's
  * first open expunges exactly those (above meta.blobs_durable), with a
- * new mod-sequence, and moves the watermark; intact ones stay.
+ * new mod-sequence, and moves the watermark; intact ones stay, and so do
+ * messages kept in the index (they have no file to check).
  */
 static void
 test_crash_recovery(void **state)
@@ -295,6 +281,7 @@ test_crash_recovery(void **state)
 	FILE *fp;
 
 	w.store = f->store;
+	store_set_inline_max(f->store, 0); /* six blob files */
 	assert_int_equal(pthread_create(&th, NULL, worker_main, &w), 0);
 	pthread_join(th, NULL);
 	assert_int_equal(w.failed, 0);
@@ -338,7 +325,7 @@ test_crash_recovery(void **state)
 	free(gone);
 	assert_int_equal(store_quota_get(u, &q, &err), 0);
 	assert_int_equal(q.messages_used, 3);
-	assert_int_equal(count_blobs(embedded_user_of(u)->blob_dir), 3);
+	assert_int_equal(store_fixture_bodies(u), 3);
 	/* Past every row checked (ids are never given again either). */
 	assert_int_equal(sql_int(u, "SELECT value FROM meta WHERE key = "
 	                            "'blobs_durable'"),
@@ -349,6 +336,33 @@ test_crash_recovery(void **state)
 	/* Message 3 was checked and kept. */
 	assert_int_equal(store_msg_read(u, "INBOX", 3, &data, &err), 0);
 	assert_non_null(strstr(buf_cstr(&data), "body 0.2"));
+	buf_free(&data);
+	store_user_close(&u);
+
+	/* Two kept in the index, all rows above the mark: none is lost. */
+	store_set_inline_max(f->store, STORE_INLINE_MAX_DEFAULT);
+	w.store = f->store;
+	w.count = 2;
+	assert_int_equal(pthread_create(&th, NULL, worker_main, &w), 0);
+	pthread_join(th, NULL);
+	assert_int_equal(w.failed, 0);
+	store_flush_changes(f->store);
+	assert_int_equal(store_user_open(f->store, USER, &u, &err), 0);
+	assert_int_equal(sql_int(u, "SELECT count(*) FROM msg_data"), 2);
+	assert_int_equal(sqlite3_exec(embedded_user_of(u)->db,
+	                              "UPDATE meta SET value = 0 WHERE key = "
+	                              "'blobs_durable'",
+	                              NULL, NULL, NULL),
+	                 SQLITE_OK);
+	store_user_close(&u);
+	store_close(&f->store);
+	assert_int_equal(store_open(f->dir, &f->store, &err), 0);
+	assert_int_equal(store_user_open(f->store, USER, &u, &err), 0);
+	assert_int_equal(store_mailbox_status(u, "INBOX", &st, &err), 0);
+	assert_int_equal(st.messages, 5);
+	assert_int_equal(store_fixture_bodies(u), 5);
+	assert_int_equal(store_msg_read(u, "INBOX", 8, &data, &err), 0);
+	assert_non_null(strstr(buf_cstr(&data), "body 0.1"));
 	buf_free(&data);
 	store_user_close(&u);
 }

@@ -53,22 +53,6 @@ find_box(struct store_user *u, const char *name, char *id_out)
 	return found;
 }
 
-static size_t
-count_blobs(struct store_fixture *f)
-{
-	struct embedded_user *u = embedded_user_of(f->user);
-	DIR *d = opendir(u->blob_dir);
-	struct dirent *de;
-	size_t n = 0;
-
-	assert_non_null(d);
-	while ((de = readdir(d)) != NULL)
-		if (strlen(de->d_name) == STORE_BLOB_ID_SIZE - 1)
-			n++;
-	closedir(d);
-	return n;
-}
-
 static uint32_t
 append(struct store_user *u, const char *box, const char *data)
 {
@@ -107,9 +91,9 @@ test_create_delete(void **state)
 	assert_int_equal(err.kind, ERR_PERM);
 	assert_int_equal(store_mailbox_status(f->user, "x", &st1, &err), 0);
 	append(f->user, "x", MSG);
-	assert_int_equal(count_blobs(f), 1);
+	assert_int_equal(store_fixture_bodies(f->user), 1);
 	assert_int_equal(store_mailbox_delete(f->user, "x", &err), 0);
-	assert_int_equal(count_blobs(f), 0);
+	assert_int_equal(store_fixture_bodies(f->user), 0);
 	assert_int_equal(find_box(f->user, "x", NULL), -1);
 	assert_int_equal(store_mailbox_delete(f->user, "x", &err), -1);
 	assert_int_equal(err.kind, ERR_NOTFOUND);
@@ -194,7 +178,8 @@ test_append_copy_move(void **state)
 	    0);
 	assert_int_equal(news[0], 1);
 	assert_int_equal(news[1], 0);
-	assert_int_equal(count_blobs(f), 1); /* shared, not copied */
+	assert_int_equal(store_fixture_bodies(f->user),
+	                 1); /* shared, not copied */
 	assert_int_equal(store_move(f->user, "Trash", news, 1, "Junk", &uidv,
 	                            news + 2, &err),
 	                 0);
@@ -203,13 +188,13 @@ test_append_copy_move(void **state)
 	assert_int_equal(st.messages, 0);
 	/* Expunging one of two references keeps the file. */
 	assert_int_equal(store_expunge(f->user, "Drafts", &uid, 1, &err), 0);
-	assert_int_equal(count_blobs(f), 1);
+	assert_int_equal(store_fixture_bodies(f->user), 1);
 	assert_int_equal(store_msg_read(f->user, "Junk", 1, &b, &err), 0);
 	assert_memory_equal(b.data, MSG, strlen(MSG));
 	buf_free(&b);
 	uid = 1;
 	assert_int_equal(store_expunge(f->user, "Junk", &uid, 1, &err), 0);
-	assert_int_equal(count_blobs(f), 0);
+	assert_int_equal(store_fixture_bodies(f->user), 0);
 	assert_int_equal(
 	    store_copy(f->user, "Junk", &uid, 1, "Nope", NULL, NULL, &err), -1);
 	assert_int_equal(err.kind, ERR_NOTFOUND);
@@ -241,7 +226,8 @@ test_quota(void **state)
 	/* A move does not grow usage. */
 	assert_int_equal(
 	    store_move(f->user, "INBOX", &uid, 1, "Sent", NULL, news, &err), 0);
-	assert_int_equal(count_blobs(f), 2); /* refused append left nothing */
+	assert_int_equal(store_fixture_bodies(f->user),
+	                 2); /* refused append left nothing */
 	store_user_set_quota(f->user, 0, 2);
 	assert_int_equal(store_deliver(f->user, "INBOX", "x", 1, 0, &uid, &err),
 	                 -1);
@@ -372,11 +358,11 @@ test_orphan_gc(void **state)
 	fclose(fp);
 	/* Young: kept (a delivery may be about to commit it). */
 	assert_int_equal(embedded_blob_gc(u, time(NULL), 15 * 60), 0);
-	assert_int_equal(count_blobs(f), 2);
+	assert_int_equal(store_fixture_bodies(f->user), 2);
 	assert_int_equal(utimes(path, old), 0);
 	/* The referenced blob is old too (now far ahead) but kept. */
 	assert_int_equal(embedded_blob_gc(u, time(NULL) + 3600, 15 * 60), 1);
-	assert_int_equal(count_blobs(f), 1);
+	assert_int_equal(store_fixture_bodies(f->user), 1);
 	assert_int_equal(access(path, F_OK), -1);
 }
 

@@ -62,6 +62,7 @@ struct store {
 	void *indexer;    /* the backend's background indexer, or NULL */
 	void *pool;       /* the backend's resting handles, or NULL */
 	uint64_t boot;    /* random per store_open(): this process's run */
+	size_t inline_max; /* store_set_inline_max() */
 };
 
 /*

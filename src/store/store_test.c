@@ -75,7 +75,7 @@ test_deliver_read_exact(void **state)
 	assert_int_equal(out.len, big_len);
 	assert_memory_equal(out.data, big, big_len);
 	assert_int_equal(count_files(blob_dir(f->user), "tmp."), 0);
-	assert_int_equal(count_files(blob_dir(f->user), ""), 2);
+	assert_int_equal(store_fixture_bodies(f->user), 2);
 
 	/* A buffer too small for the message stays untouched. */
 	buf_free(&out);
@@ -86,6 +86,108 @@ test_deliver_read_exact(void **state)
 	assert_int_equal(out.len, 0);
 	assert_int_equal(store_msg_read(f->user, "INBOX", 999, &out, &err), -1);
 	assert_int_equal(err.kind, ERR_NOTFOUND);
+	buf_free(&out);
+	free(big);
+}
+
+/* Rows of msg_data, the messages kept in the index. */
+static int64_t
+kept_count(struct store_fixture *f)
+{
+	int64_t n = -1;
+	struct err err;
+
+	assert_int_equal(embedded_sql_int(embedded_user_of(f->user),
+	                                  "SELECT count(*) FROM msg_data", NULL,
+	                                  &n, &err),
+	                 0);
+	return n;
+}
+
+/* Reads message uid through a stream, in 5-byte pieces. */
+static void
+stream_expect(struct store_fixture *f, const char *box, uint32_t uid,
+              const void *want, size_t len, int want_fd)
+{
+	struct store_stream *st;
+	char piece[5];
+	struct buf got = BUF_INIT;
+	struct err err;
+	ssize_t n;
+
+	assert_int_equal(store_msg_open(f->user, box, uid, &st, &err), 0);
+	assert_int_equal(store_stream_size(st), len);
+	assert_int_equal(store_stream_fd(st) >= 0, want_fd);
+	while ((n = store_stream_read(st, got.len, piece, sizeof(piece),
+	                              &err)) > 0)
+		assert_int_equal(buf_append(&got, piece, (size_t)n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(got.len, len);
+	assert_memory_equal(got.data, want, len);
+	store_stream_close(&st);
+	buf_free(&got);
+}
+
+/*
+ * Schema version 7: a message up to the inline limit is kept in the
+ * index (no file), one over it gets a file; both read the same, copies
+ * share the kept bytes, which go with the last copy; limit 0 means files.
+ */
+static void
+test_kept_in_index(void **state)
+{
+	struct store_fixture *f = *state;
+	static const char small[] = "Subject: s\r\n\r\nkept\0bytes\r\n";
+	size_t big_len = STORE_INLINE_MAX_DEFAULT + 1;
+	char *big = malloc(big_len);
+	struct store_stream *held;
+	struct buf out = BUF_INIT;
+	uint32_t uid_s, uid_b, uid_f, one = 1, news[1];
+	struct err err;
+
+	assert_non_null(big);
+	memset(big, 'b', big_len);
+	assert_int_equal(store_deliver(f->user, "INBOX", small, sizeof(small),
+	                               0, &uid_s, &err),
+	                 0);
+	assert_int_equal(
+	    store_deliver(f->user, "INBOX", big, big_len, 0, &uid_b, &err), 0);
+	assert_int_equal(kept_count(f), 1);
+	assert_int_equal(count_files(blob_dir(f->user), ""), 1);
+	assert_int_equal(store_msg_read(f->user, "INBOX", uid_s, &out, &err),
+	                 0);
+	assert_int_equal(out.len, sizeof(small));
+	assert_memory_equal(out.data, small, sizeof(small));
+	stream_expect(f, "INBOX", uid_s, small, sizeof(small), 0);
+	stream_expect(f, "INBOX", uid_b, big, big_len, 1);
+
+	/* A copy shares the bytes; they go with the last message. */
+	assert_int_equal(
+	    store_copy(f->user, "INBOX", &one, 1, "Sent", NULL, news, &err), 0);
+	assert_int_equal(kept_count(f), 1);
+	assert_int_equal(store_msg_open(f->user, "Sent", news[0], &held, &err),
+	                 0);
+	assert_int_equal(store_expunge(f->user, "INBOX", &uid_s, 1, &err), 0);
+	assert_int_equal(kept_count(f), 1);
+	stream_expect(f, "Sent", news[0], small, sizeof(small), 0);
+	assert_int_equal(store_expunge(f->user, "Sent", news, 1, &err), 0);
+	assert_int_equal(kept_count(f), 0);
+	/* An open stream still reads an expunged message, as a file does. */
+	buf_reset(&out);
+	assert_int_equal(buf_reserve(&out, sizeof(small)), 0);
+	assert_int_equal(
+	    store_stream_read(held, 0, out.data, sizeof(small), &err),
+	    (ssize_t)sizeof(small));
+	assert_memory_equal(out.data, small, sizeof(small));
+	store_stream_close(&held);
+
+	store_set_inline_max(f->store, 0);
+	assert_int_equal(store_deliver(f->user, "INBOX", small, sizeof(small),
+	                               0, &uid_f, &err),
+	                 0);
+	assert_int_equal(kept_count(f), 0);
+	assert_int_equal(count_files(blob_dir(f->user), ""), 2);
+	stream_expect(f, "INBOX", uid_f, small, sizeof(small), 1);
 	buf_free(&out);
 	free(big);
 }
@@ -104,7 +206,7 @@ test_deliver_unknown_mailbox(void **state)
 	                 -1);
 	assert_int_equal(err.kind, ERR_SYNTAX);
 	/* Nothing half-written stays behind. */
-	assert_int_equal(count_files(blob_dir(f->user), ""), 0);
+	assert_int_equal(store_fixture_bodies(f->user), 0);
 }
 
 static void
@@ -124,7 +226,7 @@ test_uids_never_reused(void **state)
 	assert_int_equal(uid[1], 2);
 	assert_int_equal(uid[2], 3);
 	assert_int_equal(store_expunge(f->user, "INBOX", &uid[2], 1, &err), 0);
-	assert_int_equal(count_files(blob_dir(f->user), ""), 2);
+	assert_int_equal(store_fixture_bodies(f->user), 2);
 	assert_int_equal(
 	    store_deliver(f->user, "INBOX", "m", 1, 0, &uid[3], &err), 0);
 	assert_int_equal(uid[3], 4);
@@ -549,7 +651,7 @@ test_expunge_many(void **state)
 	                 0);
 	assert_int_equal(st.messages, 3);
 	assert_int_equal(st.highestmodseq, st0.highestmodseq + 1);
-	assert_int_equal(count_files(blob_dir(f->user), ""), 3);
+	assert_int_equal(store_fixture_bodies(f->user), 3);
 	assert_int_equal(store_expunge(f->user, "Nope", gone, 1, &err), -1);
 	assert_int_equal(err.kind, ERR_NOTFOUND);
 }
@@ -579,7 +681,7 @@ test_stream_read(void **state)
 	assert_int_equal(store_msg_open(f->user, "INBOX", uid, &st, &err), 0);
 	assert_int_equal(store_stream_size(st), len);
 	assert_int_equal(store_expunge(f->user, "INBOX", &uid, 1, &err), 0);
-	assert_int_equal(count_files(blob_dir(f->user), ""), 0);
+	assert_int_equal(store_fixture_bodies(f->user), 0);
 	while ((n = store_stream_read(st, got, back + got, 7001, &err)) > 0)
 		got += (size_t)n;
 	assert_int_equal(n, 0);
@@ -609,6 +711,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_stream_read, setup,
 	                                    store_fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_deliver_read_exact, setup,
+	                                    store_fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_kept_in_index, setup,
 	                                    store_fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_deliver_unknown_mailbox, setup,
 	                                    store_fixture_teardown),

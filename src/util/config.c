@@ -85,6 +85,9 @@ static const struct key_def keys[] = {
      "Longest command line accepted from a client; longer ones are refused."},
     {"max_message_size", KT_SIZE, OFF(max_message_size),
      "Largest message accepted by SMTP and IMAP APPEND."},
+    {"store_inline_max", KT_SIZE, OFF(store_inline_max),
+     "Messages up to this size are kept inside the user's index instead "
+     "of a file each (0: always a file)."},
     {"handshake_timeout", KT_DURATION, OFF(handshake_timeout),
      "Time a client has to complete a TLS handshake."},
     {"smtp_timeout", KT_DURATION, OFF(smtp_timeout),
@@ -190,6 +193,7 @@ config_defaults(struct config *cfg, const char *data_dir)
 	cfg->auth_fail_cooldown = 300;
 	cfg->max_line_length = 64 * 1024;
 	cfg->max_message_size = 50 * 1024 * 1024;
+	cfg->store_inline_max = 64 * 1024; /* STORE_INLINE_MAX_DEFAULT */
 	cfg->handshake_timeout = 10;
 	cfg->smtp_timeout = 300;
 	cfg->imap_timeout = 30 * 60;

@@ -3,6 +3,7 @@ text decoded from transfer encodings and charsets, copies searchable
 without a re-parse, FETCH ENVELOPE/BODYSTRUCTURE from the cache, and an
 index of schema version 2 upgraded in place."""
 import glob
+import os
 import sqlite3
 
 from test_imap import logged_in
@@ -116,7 +117,8 @@ def downgrade_to_schema_2(index):
     """What an index written before the cache existed looks like."""
     db = sqlite3.connect(index)
     db.executescript(
-        "DROP TRIGGER messages_cache_del; DROP TRIGGER messages_cache_missing;"
+        "DROP TRIGGER messages_blob_gone; DROP TABLE msg_data;"
+        "DROP TRIGGER messages_cache_missing;"
         "DROP TRIGGER messages_cache_gone; DROP TABLE fts_gone;"
         "DROP TABLE msg_cache;"
         "DELETE FROM meta WHERE key IN ('cache_missing', 'fts_epoch');"
@@ -127,10 +129,16 @@ def downgrade_to_schema_2(index):
 
 
 def test_upgrade_from_schema_2(server, tls_ctx):
+    # Blob files, as every message was before version 7.
+    server.stop()
+    server.configure(store_inline_max="0")
+    server.start()
     m = filled(server, tls_ctx)
     m.logout()
     server.stop()
     index = glob.glob(str(server.data / "users/*/alice*/index.db"))[0]
+    blobs = os.listdir(os.path.join(os.path.dirname(index), "blobs"))
+    assert len([b for b in blobs if len(b) == 32]) == 3
     downgrade_to_schema_2(index)
     server.start()
     m = logged_in(server, tls_ctx)

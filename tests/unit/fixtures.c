@@ -7,7 +7,10 @@
 #include <stdlib.h>
 
 #include <cmocka.h>
+#include <dirent.h>
+#include <string.h>
 
+#include "store/embedded_private.h"
 #include "testdir.h"
 
 int
@@ -65,4 +68,25 @@ store_fixture_teardown(void **state)
 	testdir_remove(f->dir);
 	free(f);
 	return 0;
+}
+
+size_t
+store_fixture_bodies(struct store_user *u)
+{
+	struct embedded_user *e = embedded_user_of(u);
+	DIR *d = opendir(e->blob_dir);
+	struct dirent *de;
+	int64_t kept = 0;
+	size_t n = 0;
+	struct err err;
+
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL)
+		if (strlen(de->d_name) == STORE_BLOB_ID_SIZE - 1)
+			n++;
+	closedir(d);
+	assert_int_equal(embedded_sql_int(e, "SELECT count(*) FROM msg_data",
+	                                  NULL, &kept, &err),
+	                 0);
+	return n + (size_t)kept;
 }

@@ -33,5 +33,10 @@ int store_fixture_setup(void **state, const char *name, const char *user);
 int store_fixture_teardown(void **state);
 /* Opens the store in f->dir (made already) and user's mail. */
 void store_fixture_open(struct store_fixture *f, const char *user);
+/*
+ * The message bodies u's store holds: blob files (named by a blob id)
+ * plus messages kept in the index (msg_data).
+ */
+size_t store_fixture_bodies(struct store_user *u);
 
 #endif
