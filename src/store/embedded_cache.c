@@ -41,6 +41,7 @@ struct emb_cache_row {
 	bool has_date;
 	int64_t sent_date, sent_day;
 	uint32_t crc; /* of the whole message (embedded_durable.c) */
+	size_t size;  /* of the whole message */
 };
 
 /* A kept field of the root as raw bytes ("" if absent). */
@@ -108,6 +109,7 @@ emb_cache_compute(struct emb_cache_row *r, const void *data, size_t len)
 	                       &r->col[ECC_T_HDR], &r->col[ECC_T_BODY]);
 	mime_part_free(&root);
 	r->crc = embedded_blob_crc(0, msg, len);
+	r->size = len;
 	return rc < 0 ? -1 : 0;
 }
 
@@ -120,10 +122,16 @@ embedded_cache_put(struct embedded_user *u, const char *blob,
 
 	if (embedded_stmt(u, EMB_CACHE_INSERT, &st, err) < 0)
 		return -1;
+	bool derive = r->col[ECC_T_BODY].len > EMB_CACHE_TEXT_KEEP;
+
 	sqlite3_bind_text(st, 1, blob, -1, SQLITE_STATIC);
 	for (size_t i = 0; i < ECC_COUNT; i++)
-		sqlite3_bind_text(st, (int)i + 2, buf_cstr(&r->col[i]),
-		                  (int)r->col[i].len, SQLITE_STATIC);
+		sqlite3_bind_text(
+		    st, (int)i + 2, buf_cstr(&r->col[i]),
+		    derive && i == ECC_T_BODY ? 0 : (int)r->col[i].len,
+		    SQLITE_STATIC);
+	if (derive) /* the text comes from the message (embedded_text.c) */
+		sqlite3_bind_int64(st, ECC_COUNT + 5, (sqlite3_int64)r->size);
 	if (r->has_date) {
 		sqlite3_bind_int64(st, ECC_COUNT + 2, r->sent_date);
 		sqlite3_bind_int64(st, ECC_COUNT + 3, r->sent_day);

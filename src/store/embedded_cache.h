@@ -20,6 +20,25 @@
 #define EMB_CACHE_TEXT_MAX (1024 * 1024)
 
 /*
+ * Body text up to this many bytes is kept in msg_cache.t_body; longer
+ * text is computed from the message when needed (embedded_text.c).
+ * Searching it then costs a parse of the message, so small text, most
+ * mail, stays in the row.
+ */
+#define EMB_CACHE_TEXT_KEEP (16 * 1024)
+
+/*
+ * The body text of the msg_cache row named by prefix ("c.", "OLD.", ""):
+ * as an SQL expression, kept or derived.
+ */
+#define EMB_BODY_TEXT(p)                                                       \
+	"(CASE WHEN " p "derive_size IS NULL THEN " p "t_body "                \
+	"ELSE pa_body_text(" p "blob, " p "derive_size) END)"
+
+/* Registers pa_body_text() (embedded_text.c) on u's connection. */
+int embedded_text_register(struct embedded_user *u, struct err *err);
+
+/*
  * Parses the message data (len bytes) and stores its cached rows for
  * (mailbox_id, uid).  Must run inside the transaction that inserts the
  * message row, so both commit or neither.  Returns 0 or -1 with *err set

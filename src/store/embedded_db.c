@@ -6,7 +6,7 @@
  * busy timeout so two sessions of one user wait for each other instead of
  * failing.
  */
-#include "store/embedded_private.h"
+#include "store/embedded_cache.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -89,8 +89,9 @@ static const char *const emb_sql[EMB_STMT_COUNT] = {
         "INSERT INTO msg_cache(blob, envelope, bodystructure, body,"
         " base_subject, from_mailbox, to_mailbox, cc_mailbox, from_display,"
         " to_display, message_id, in_reply_to, refs, t_hdr, t_body, sent_date,"
-        " sent_day, crc) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,"
-        " ?12, ?13, ?14, ?15, ?16, ?17, ?18) ON CONFLICT(blob) DO NOTHING",
+        " sent_day, crc, derive_size) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
+        " ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
+        " ON CONFLICT(blob) DO NOTHING",
     [EMB_MSG_DATA] = "SELECT m.blob, m.size, d.data FROM messages m"
                      " LEFT JOIN msg_data d ON d.blob = m.blob"
                      " WHERE m.mailbox_id = ?1 AND m.uid = ?2",
@@ -271,6 +272,20 @@ static const char emb_schema_v7[] =
     " DELETE FROM msg_data WHERE blob = OLD.blob; END;";
 
 /*
+ * Version 8: long body text is no longer kept in msg_cache.t_body (it
+ * was written three times more than the message itself, embedded_text.c):
+ * derive_size, the message's size, says t_body is empty and the text is
+ * computed from the message.  The delete trigger computes it for
+ * fts_gone while the message is still there.
+ */
+static const char emb_schema_v8[] =
+    "ALTER TABLE msg_cache ADD COLUMN derive_size INTEGER;"
+    "DROP TRIGGER msg_cache_del;"
+    "CREATE TRIGGER msg_cache_del AFTER DELETE ON msg_cache BEGIN"
+    " INSERT INTO fts_gone(cache_id, t_hdr, t_body)"
+    "  VALUES (OLD.id, OLD.t_hdr, " EMB_BODY_TEXT("OLD.") "); END;";
+
+/*
  * The default mailboxes (RFC 6154 special-use).  UIDVALIDITY comes from the
  * clock (RFC 9051 2.3.1.1 suggests a time-based value); consecutive values
  * keep the six apart.  Creating mailboxes later must pick a value above
@@ -426,6 +441,8 @@ emb_schema_create(struct embedded_user *u, struct err *err)
 		goto fail;
 	if (version < 7 && emb_exec(u, emb_schema_v7, err) < 0)
 		goto fail;
+	if (version < 8 && emb_exec(u, emb_schema_v8, err) < 0)
+		goto fail;
 	if (version < EMB_SCHEMA_VERSION) {
 		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",
 		         EMB_SCHEMA_VERSION);
@@ -475,7 +492,8 @@ embedded_db_open(struct embedded_user *u, struct err *err)
 	if (rc != SQLITE_OK)
 		return embedded_db_error(u, rc, "open index", err);
 	sqlite3_busy_timeout(u->db, EMB_BUSY_TIMEOUT_MS);
-	if (emb_exec(u,
+	if (embedded_text_register(u, err) < 0 ||
+	    emb_exec(u,
 	             "PRAGMA journal_mode = WAL;"
 	             "PRAGMA synchronous = FULL;"
 	             "PRAGMA foreign_keys = ON;",

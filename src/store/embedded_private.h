@@ -79,7 +79,7 @@ struct embedded_user {
 #define STORE_BLOB_TMP_MAX_AGE (15 * 60)
 
 /* Schema version kept in PRAGMA user_version. */
-#define EMB_SCHEMA_VERSION 7 /* embedded_db.c: v7 adds msg_data */
+#define EMB_SCHEMA_VERSION 8 /* embedded_db.c: v8 adds derive_size */
 
 /*
  * Orphan blobs (no row names them) younger than this may belong to a

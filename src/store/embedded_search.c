@@ -140,9 +140,9 @@ ss_trigram_ok(const char *s)
 }
 
 /*
- * A scan of column for value, for values too short for trigrams: LIKE
- * (fast, and case-insensitive for ASCII, which is all an ASCII value
- * needs) or pa_contains() for other text.
+ * A scan of column (an SQL expression) for value, for values too short for
+ * trigrams: LIKE (fast, and case-insensitive for ASCII, which is all an ASCII
+ * value needs) or pa_contains() for other text.
  */
 static int
 ss_scan(struct ss_build *b, const char *column, const char *value)
@@ -154,7 +154,7 @@ ss_scan(struct ss_build *b, const char *column, const char *value)
 	for (const char *p = value; *p != '\0'; p++)
 		ascii = ascii && (unsigned char)*p < 0x80;
 	if (!ascii) {
-		rc |= buf_printf(&b->sql, "pa_contains(c.%s, ", column);
+		rc |= buf_printf(&b->sql, "pa_contains(%s, ", column);
 		rc |= ss_param(b, value, strlen(value));
 		return rc < 0 ? -1 : buf_append_str(&b->sql, ")");
 	}
@@ -165,7 +165,7 @@ ss_scan(struct ss_build *b, const char *column, const char *value)
 		rc |= buf_append(&pat, p, 1);
 	}
 	rc |= buf_append(&pat, "%", 1);
-	rc |= buf_printf(&b->sql, "c.%s LIKE ", column);
+	rc |= buf_printf(&b->sql, "%s LIKE ", column);
 	if (rc == 0)
 		rc = ss_param(b, buf_cstr(&pat), pat.len);
 	buf_free(&pat);
@@ -202,10 +202,10 @@ ss_text(struct ss_build *b, const struct store_search_key *k)
 	if (ss_trigram_ok(v))
 		rc |= ss_fts_match(b, v) | buf_append_str(&b->sql, " AND ");
 	rc |= buf_append_str(&b->sql, "(");
-	rc |= ss_scan(b, "t_body", v);
+	rc |= ss_scan(b, EMB_BODY_TEXT("c."), v);
 	if (k->op != SS_BODY) {
 		rc |= buf_append_str(&b->sql, " OR ");
-		rc |= ss_scan(b, "t_hdr", v);
+		rc |= ss_scan(b, "c.t_hdr", v);
 	}
 	rc |= buf_append_str(&b->sql, "))");
 	return rc < 0 ? -1 : 0;
@@ -232,7 +232,8 @@ ss_header(struct ss_build *b, const struct store_search_key *k)
 	if (ss_trigram_ok(v))
 		rc |= ss_fts_match(b, v) | buf_append_str(&b->sql, " AND ");
 	else if (*v != '\0')
-		rc |= ss_scan(b, "t_hdr", v) | buf_append_str(&b->sql, " AND ");
+		rc |=
+		    ss_scan(b, "c.t_hdr", v) | buf_append_str(&b->sql, " AND ");
 	rc |= buf_append_str(&b->sql, "pa_header_has(c.t_hdr, ");
 	rc |= ss_param(b, name, strlen(name));
 	rc |= buf_append_str(&b->sql, ", ");

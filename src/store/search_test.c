@@ -683,6 +683,82 @@ test_trigram_repeats(void **state)
 	    SQLITE_OK);
 }
 
+/* A message whose body text is longer than the cache row keeps. */
+static char *
+long_text_message(void)
+{
+	static const char head[] =
+	    "From: Zed <zed@example.test>\r\n"
+	    "Subject: long\r\n"
+	    "MIME-Version: 1.0\r\n"
+	    "Content-Type: multipart/mixed; boundary=\"lt\"\r\n\r\n"
+	    "--lt\r\nContent-Type: text/plain\r\n\r\n";
+	static const char tail[] = "a platypus }{\r\n"
+	                           "--lt\r\nContent-Type: text/plain\r\n"
+	                           "Content-Transfer-Encoding: base64\r\n\r\n"
+	                           "dGhlIHdvbWJhdCBzbGVlcHMNCg==\r\n--lt--\r\n";
+	static const char line[] = "lorem ipsum dolor sit amet\r\n";
+	size_t lines = EMB_CACHE_TEXT_KEEP / (sizeof(line) - 1) + 10;
+	struct buf b = BUF_INIT;
+
+	assert_int_equal(buf_append_str(&b, head), 0);
+	for (size_t i = 0; i < lines; i++)
+		assert_int_equal(buf_append_str(&b, line), 0);
+	assert_int_equal(buf_append_str(&b, tail), 0);
+	return b.data;
+}
+
+/*
+ * Body text over EMB_CACHE_TEXT_KEEP is not kept in its cache row but
+ * computed from the message (embedded_text.c), kept in the index or in a
+ * file: it is found by trigram lookup and by scan, decoded, and when the
+ * message goes the full-text index forgets all of it (the delete trigger
+ * computed the text while the message was there).
+ */
+static void
+test_long_text_derived(void **state)
+{
+	struct fixture *f = *state;
+	char *msg = long_text_message();
+	struct err err;
+
+	for (uint32_t uid = 5; uid <= 6; uid++) {
+		/* 5 is kept in the index (msg_data), 6 in a blob file. */
+		store_set_inline_max(f->store,
+		                     uid == 5 ? STORE_INLINE_MAX_DEFAULT : 0);
+		add(f, msg, 0, T0);
+		assert_int_equal(
+		    sql_int(f, "SELECT count(*) FROM msg_cache WHERE "
+		               "derive_size IS NOT NULL AND t_body = ''"),
+		    1);
+		assert_string_equal(text(f, SS_BODY, "platypus"),
+		                    uid == 5 ? "5" : "6");
+		assert_string_equal(text(f, SS_TEXT, "wombat sleeps"),
+		                    uid == 5 ? "5" : "6");
+		assert_string_equal(text(f, SS_BODY, "}{"),
+		                    uid == 5 ? "5" : "6");
+		assert_int_equal(sql_int(f, "SELECT count(*) FROM fts.msg_text "
+		                            "WHERE msg_text MATCH '\"ypu\"'"),
+		                 1);
+		assert_int_equal(store_expunge(f->user, "INBOX", &uid, 1, &err),
+		                 0);
+		assert_string_equal(text(f, SS_BODY, "platypus"), "");
+		assert_int_equal(sql_int(f, "SELECT count(*) FROM fts.msg_text "
+		                            "WHERE msg_text MATCH '\"ypu\"'"),
+		                 0);
+		assert_int_equal(sql_int(f, "SELECT count(*) FROM fts.msg_text "
+		                            "WHERE msg_text MATCH '\"mba\"'"),
+		                 0);
+	}
+	assert_int_equal(
+	    sqlite3_exec(embedded_user_of(f->user)->db,
+	                 "INSERT INTO fts.msg_text(msg_text, rank) "
+	                 "VALUES ('integrity-check', 0)",
+	                 NULL, NULL, NULL),
+	    SQLITE_OK);
+	free(msg);
+}
+
 /* Inserts text as row id of both tables a and b (or deletes it there). */
 static void
 trigram_both(sqlite3 *db, int64_t id, const char *text, bool delete)
@@ -838,6 +914,8 @@ main(void)
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_fts_rebuilt, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_trigram_repeats, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_long_text_derived, setup,
 	                                    teardown),
 	    cmocka_unit_test(test_trigram_ascii_path),
 	    cmocka_unit_test(test_match_helpers),
