@@ -21,6 +21,9 @@ static const char *const emb_sql[EMB_STMT_COUNT] = {
     [EMB_BEGIN] = "BEGIN",
     [EMB_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
     [EMB_COMMIT] = "COMMIT",
+    [EMB_SAVEPOINT_ROW] = "SAVEPOINT emb_row",
+    [EMB_ROLLBACK_ROW] = "ROLLBACK TO emb_row",
+    [EMB_RELEASE_ROW] = "RELEASE emb_row",
     [EMB_ROLLBACK] = "ROLLBACK",
     [EMB_MBOX_ID] = "SELECT id FROM mailboxes WHERE name = ?1",
     [EMB_MBOX_COUNTERS] = "SELECT id, uidnext, highestmodseq, uidvalidity, "

@@ -89,24 +89,15 @@ embedded_group_free(struct store_shared *sh)
 	sh->backend = NULL;
 }
 
-/* Runs SQL text (SAVEPOINT ...) on u's connection; 0 or -1. */
-static int
-emb_group_exec(struct embedded_user *u, const char *sql, struct err *err)
-{
-	int rc = sqlite3_exec(u->db, sql, NULL, NULL, NULL);
-
-	return rc == SQLITE_OK ? 0 : embedded_db_error(u, rc, sql, err);
-}
-
 /*
  * Adds one delivery's row inside the group's transaction.  A savepoint
  * keeps one refused delivery (quota, missing mailbox) from failing the
- * others.
+ * others (cached statements: sqlite3_exec() parsed them for every row).
  */
 static void
 emb_group_row(struct embedded_user *u, struct emb_pending *p)
 {
-	if (emb_group_exec(u, "SAVEPOINT emb_row", &p->err) < 0) {
+	if (embedded_run(u, EMB_SAVEPOINT_ROW, &p->err) < 0) {
 		p->rc = -1;
 		return;
 	}
@@ -114,9 +105,8 @@ emb_group_row(struct embedded_user *u, struct emb_pending *p)
 	                            p->quota_bytes, p->quota_messages, &p->c,
 	                            &p->err);
 	if (p->rc < 0)
-		emb_group_exec(u, "ROLLBACK TO emb_row", NULL);
-	if (emb_group_exec(u, "RELEASE emb_row", p->rc < 0 ? NULL : &p->err) <
-	    0)
+		embedded_run(u, EMB_ROLLBACK_ROW, NULL);
+	if (embedded_run(u, EMB_RELEASE_ROW, p->rc < 0 ? NULL : &p->err) < 0)
 		p->rc = -1;
 }
 
