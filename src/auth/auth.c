@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "util/buf.h"
+#include "util/sqlite_setup.h"
 
 /* Milliseconds to wait for another process (`postamt user ...`). */
 #define AUTH_BUSY_TIMEOUT_MS 10000
@@ -168,6 +169,7 @@ auth_db_open(struct auth *a, const char *path, struct err *err)
 		return err_set(err, ERR_IO, "accounts: create %s: %s", path,
 		               strerror(errno));
 	close(fd);
+	sqlite_setup();
 	rc = sqlite3_open_v2(path, &a->db, SQLITE_OPEN_READWRITE, NULL);
 	if (rc != SQLITE_OK)
 		return auth_db_error(a, rc, "open", err);

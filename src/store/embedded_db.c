@@ -7,6 +7,7 @@
  * failing.
  */
 #include "store/embedded_cache.h"
+#include "util/sqlite_setup.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -489,6 +490,7 @@ embedded_db_open(struct embedded_user *u, struct err *err)
 	 * SQLite's per-connection mutex, taken by every step and column
 	 * call, only cost time (SELECT of 5,000 messages: 30,000 calls).
 	 */
+	sqlite_setup();
 	rc = sqlite3_open_v2(buf_cstr(&path), &u->db,
 	                     SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
 	buf_free(&path);
