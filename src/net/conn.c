@@ -151,6 +151,7 @@ conn_accept(struct listener *l, int fd, const char *remote)
 	c->srv = srv;
 	c->svc = l->svc;
 	c->id = ++srv->next_conn_id;
+	srv->conn_events++;
 	snprintf(c->remote, sizeof(c->remote), "%s", remote);
 	LIST_INSERT_HEAD(&srv->conns, c, entry);
 	srv->nconns++;

@@ -65,6 +65,10 @@ struct server {
 	struct event *sig_term, *sig_int, *sig_hup, *shutdown_timer;
 	bool stopping;
 	int port_offset;
+	/* memtrim.c: accepts + closes so far, and at the last trim */
+	uint64_t conn_events, trim_seen;
+	struct event *trim_timer;
+	bool trim_running;
 };
 
 /*
@@ -83,6 +87,13 @@ void conn_shutdown(struct conn *c);
 
 /* Frees c at once, calling the protocol's close() (conn.c). */
 void conn_destroy(struct conn *c, const char *reason);
+
+/*
+ * Every memory_trim_interval, gives freed memory back to the system if
+ * connections came or went (memtrim.c); 0 or -1.  memtrim_stop() ends it.
+ */
+int memtrim_start(struct server *srv);
+void memtrim_stop(struct server *srv);
 
 /* Called by conn.c after a connection has been freed. */
 void server_conn_gone(struct server *srv);

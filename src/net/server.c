@@ -57,6 +57,11 @@ server_new(const struct config *cfg,
 	evsignal_add(srv->sig_term, NULL);
 	evsignal_add(srv->sig_int, NULL);
 	evsignal_add(srv->sig_hup, NULL);
+	if (memtrim_start(srv) < 0) {
+		buf_printf(errors, "cannot set up the memory trim timer\n");
+		server_free(&srv);
+		return NULL;
+	}
 	return srv;
 }
 
@@ -286,6 +291,7 @@ void
 server_conn_gone(struct server *srv)
 {
 	srv->nconns--;
+	srv->conn_events++;
 	if (srv->stopping && srv->nconns == 0)
 		event_base_loopbreak(srv->base);
 }
@@ -325,6 +331,7 @@ server_free(struct server **srvp)
 	/* Jobs finish and their sessions get their answers first. */
 	worker_pool_free(&srv->workers);
 	server_destroy_all(srv, "server stopped");
+	memtrim_stop(srv); /* after the pool: its job points at srv */
 	if (srv->sig_term != NULL)
 		event_free(srv->sig_term);
 	if (srv->sig_int != NULL)

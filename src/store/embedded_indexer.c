@@ -25,6 +25,7 @@
 
 #include "store/embedded_cache.h"
 #include "store/embedded_private.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 /* Users waiting to be indexed; more are indexed by the next search. */
@@ -58,15 +59,6 @@ struct emb_indexer {
 	bool stop;
 	bool started;
 };
-
-static double
-indexer_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 /* True if a delivery came since *seen (then the indexer steps aside). */
 static bool
@@ -129,7 +121,8 @@ indexer_main(void *arg)
 			continue;
 		}
 		/* Deliveries first: wait for a gap of EMB_INDEXER_DELAY_MS. */
-		wait = x->last_kick + EMB_INDEXER_DELAY_MS - indexer_now_ms();
+		wait =
+		    x->last_kick + EMB_INDEXER_DELAY_MS - clock_monotonic_ms();
 		if (wait > 0 && x->kicks - x->ran_at < EMB_INDEXER_BACKLOG) {
 			pthread_mutex_unlock(&x->lock);
 			pause.tv_sec = 0;
@@ -207,7 +200,7 @@ embedded_indexer_kick(struct store *s, const char *address)
 		return;
 	pthread_mutex_lock(&x->lock);
 	x->kicks++;
-	x->last_kick = indexer_now_ms();
+	x->last_kick = clock_monotonic_ms();
 	for (size_t i = 0; i < x->n; i++)
 		if (strcmp(x->queue[i], address) == 0)
 			goto out; /* already waiting */

@@ -104,6 +104,9 @@ static const struct key_def keys[] = {
      "Time an HTTP client has to send its request."},
     {"shutdown_timeout", KT_DURATION, OFF(shutdown_timeout),
      "On SIGTERM, time given to commands in flight before exiting."},
+    {"memory_trim_interval", KT_DURATION, OFF(memory_trim_interval),
+     "How often memory freed by closed or idle sessions is given back to "
+     "the system, if connections came or went meanwhile; 0: never."},
     {"plaintext_auth_on_loopback", KT_BOOL, OFF(plaintext_auth_on_loopback),
      "Allow logins without TLS from 127.0.0.1 and ::1 (never elsewhere)."},
     {"relay_host", KT_STRING, OFF(relay_host),
@@ -208,6 +211,7 @@ config_defaults(struct config *cfg, const char *data_dir)
 	cfg->smtp_bare_lf = strdup("reject");
 	cfg->sender_must_match = true;
 	cfg->shutdown_timeout = 10;
+	cfg->memory_trim_interval = 10;
 	cfg->plaintext_auth_on_loopback = false;
 	cfg->log_syslog = false;
 	cfg->log_level = strdup("info");

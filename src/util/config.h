@@ -69,6 +69,7 @@ struct config {
 	uint64_t pop3_login_delay; /* seconds; 0: none */
 	uint64_t http_timeout;
 	uint64_t shutdown_timeout;
+	uint64_t memory_trim_interval; /* seconds; 0: never (net/memtrim.c) */
 	bool plaintext_auth_on_loopback;
 
 	/* SMTP delivery */

@@ -226,3 +226,34 @@ def test_sigterm_says_goodbye_and_exits_cleanly(server_data):
     assert farewells[1].startswith(b"-ERR"), farewells
     assert farewells[2].startswith(b"421"), farewells
     assert "shutting down" in srv.log()
+
+
+def trims(srv):
+    return srv.log().count("memory trimmed")
+
+
+def wait_for(cond, seconds):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if cond():
+            return True
+        time.sleep(0.1)
+    return cond()
+
+
+@pytest.mark.parametrize(
+    "tuned", [{"memory_trim_interval": "1", "log_level": "debug"}],
+    indirect=True)
+def test_memory_trimmed_after_connections_only(tuned):
+    """Freed memory goes back to the system after sessions came and went
+    (net/memtrim.c), and a quiet server is left alone."""
+    assert wait_for(lambda: trims(tuned) >= 1, 5)  # after the start probe
+    socks = [greet(tuned.port("imap"))[0] for _ in range(30)]
+    before = trims(tuned)
+    for s in socks:
+        s.close()
+    assert wait_for(lambda: trims(tuned) > before, 5), tuned.log()[-2000:]
+    time.sleep(1.5)  # a trim for closes seen after the first one
+    settled = trims(tuned)
+    time.sleep(3.5)  # three intervals without a connection
+    assert trims(tuned) == settled
