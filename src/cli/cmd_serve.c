@@ -91,6 +91,7 @@ serve_run(const struct config *cfg, int port_offset)
 		goto out;
 	}
 	store_set_inline_max(svc.store, (size_t)cfg->store_inline_max);
+	store_set_disk_reserve(svc.store, (size_t)cfg->store_disk_reserve);
 	auth_set_throttle_limits(svc.auth, &(struct auth_throttle_limits){
 	                                       cfg->auth_fail_max_per_ip,
 	                                       cfg->auth_fail_max_per_user,

@@ -238,7 +238,8 @@ static const char emb_schema_v5[] =
     " cache_id INTEGER NOT NULL,"
     " t_hdr TEXT NOT NULL,"
     " t_body TEXT NOT NULL);"
-    "CREATE TRIGGER msg_cache_del AFTER DELETE ON msg_cache BEGIN"
+    "CREATE TRIGGER msg_cache_del AFTER DELETE ON msg_cache"
+    " WHEN pa_gone_text() BEGIN"
     " INSERT INTO fts_gone(cache_id, t_hdr, t_body)"
     "  VALUES (OLD.id, OLD.t_hdr, OLD.t_body); END;"
     "DELETE FROM meta WHERE key = 'fts_upto';"
@@ -280,12 +281,16 @@ static const char emb_schema_v7[] =
  * was written three times more than the message itself, embedded_text.c):
  * derive_size, the message's size, says t_body is empty and the text is
  * computed from the message.  The delete trigger computes it for
- * fts_gone while the message is still there.
+ * fts_gone while the message is still there, unless pa_gone_text() says
+ * the disk is full (embedded_text.c): then a deletion writes no text at
+ * all, and the full-text index keeps that row's trigrams, which never
+ * match (a search joins msg_cache), until it is rebuilt.
  */
 static const char emb_schema_v8[] =
     "ALTER TABLE msg_cache ADD COLUMN derive_size INTEGER;"
     "DROP TRIGGER msg_cache_del;"
-    "CREATE TRIGGER msg_cache_del AFTER DELETE ON msg_cache BEGIN"
+    "CREATE TRIGGER msg_cache_del AFTER DELETE ON msg_cache"
+    " WHEN pa_gone_text() BEGIN"
     " INSERT INTO fts_gone(cache_id, t_hdr, t_body)"
     "  VALUES (OLD.id, OLD.t_hdr, " EMB_BODY_TEXT("OLD.") "); END;";
 
@@ -310,9 +315,30 @@ embedded_db_error(struct embedded_user *u, int rc, const char *what,
 	if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED || rc == SQLITE_FULL ||
 	    rc == SQLITE_NOMEM)
 		kind = ERR_TEMP;
+	if ((rc & 0xff) == SQLITE_FULL)
+		u->out_of_space = true;
 	return err_set(err, kind, "store: %s: %s", what,
 	               u->db != NULL ? sqlite3_errmsg(u->db)
 	                             : sqlite3_errstr(rc));
+}
+
+bool
+embedded_space_retry(struct embedded_user *u)
+{
+	if (!u->out_of_space)
+		return false;
+	u->out_of_space = false;
+	store_reserve_release(u->base.store);
+	if (u->gone_text != NULL)
+		*u->gone_text = false;
+	return true;
+}
+
+void
+embedded_space_done(struct embedded_user *u)
+{
+	if (u->gone_text != NULL)
+		*u->gone_text = true;
 }
 
 int
@@ -497,10 +523,19 @@ embedded_db_open(struct embedded_user *u, struct err *err)
 	if (rc != SQLITE_OK)
 		return embedded_db_error(u, rc, "open index", err);
 	sqlite3_busy_timeout(u->db, EMB_BUSY_TIMEOUT_MS);
+	/*
+	 * secure_delete FAST: deleted rows are zeroed inside their pages, but
+	 * freed pages are not written again.  Debian builds SQLite with it on,
+	 * so an expunge wrote every page of every message it deleted once
+	 * more (48 KiB messages: 12 pages each), which on a full disk did not
+	 * fit even the room of the disk reserve; a blob file's blocks are no
+	 * more erased when it is unlinked.
+	 */
 	if (embedded_text_register(u, err) < 0 ||
 	    emb_exec(u,
 	             "PRAGMA journal_mode = WAL;"
 	             "PRAGMA synchronous = FULL;"
+	             "PRAGMA secure_delete = FAST;"
 	             "PRAGMA foreign_keys = ON;",
 	             err) < 0 ||
 	    emb_user_version(u, &version, err) < 0)

@@ -216,8 +216,8 @@ emb_delete_messages(struct embedded_user *u, const struct emb_counters *c,
 	return rc == SQLITE_DONE ? 0 : embedded_db_error(u, rc, "delete", err);
 }
 
-int
-embedded_mailbox_delete(struct store_user *pub, const char *name,
+static int
+emb_mailbox_delete_once(struct store_user *pub, const char *name,
                         struct err *err)
 {
 	struct embedded_user *u = embedded_user_of(pub);
@@ -249,6 +249,23 @@ fail:
 	embedded_rollback(u);
 	embedded_gone_finish(u, name, &g, false);
 	return -1;
+}
+
+int
+embedded_mailbox_delete(struct store_user *pub, const char *name,
+                        struct err *err)
+{
+	struct embedded_user *u = embedded_user_of(pub);
+	int rc;
+
+	u->out_of_space = false;
+	rc = emb_mailbox_delete_once(pub, name, err);
+	/* As an expunge: the disk reserve makes room (reserve.c). */
+	if (rc < 0 && embedded_space_retry(u)) {
+		rc = emb_mailbox_delete_once(pub, name, err);
+		embedded_space_done(u);
+	}
+	return rc;
 }
 
 int

@@ -711,8 +711,8 @@ embedded_gone_finish(struct embedded_user *u, const char *mailbox,
 	g->n = 0;
 }
 
-int
-embedded_expunge(struct store_user *pub, const char *mailbox,
+static int
+emb_expunge_once(struct store_user *pub, const char *mailbox,
                  const uint32_t *uids, size_t count, struct err *err)
 {
 	struct embedded_user *u = embedded_user_of(pub);
@@ -734,4 +734,23 @@ embedded_expunge(struct store_user *pub, const char *mailbox,
 out:
 	embedded_gone_finish(u, mailbox, &g, ok);
 	return ok ? 0 : -1;
+}
+
+int
+embedded_expunge(struct store_user *pub, const char *mailbox,
+                 const uint32_t *uids, size_t count, struct err *err)
+{
+	struct embedded_user *u = embedded_user_of(pub);
+	int rc;
+
+	u->out_of_space = false;
+	rc = emb_expunge_once(pub, mailbox, uids, count, err);
+	/* A full disk must not keep mail from being deleted (reserve.c). */
+	if (rc < 0 && embedded_space_retry(u)) {
+		rc = emb_expunge_once(pub, mailbox, uids, count, err);
+		embedded_space_done(u);
+	}
+	if (rc == 0)
+		store_reserve_restore(pub->store);
+	return rc;
 }

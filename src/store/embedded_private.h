@@ -73,6 +73,9 @@ struct embedded_user {
 	/* store_shared.kw_gen + 1 when kw_names was loaded; 0: never. */
 	uint64_t kw_gen;
 	bool fts_attached; /* fts.db attached as "fts" (embedded_fts.c) */
+	bool out_of_space; /* an SQLITE_FULL since last cleared */
+	bool *gone_text; /* pa_gone_text()'s flag, owned by db (embedded_text.c)
+	                  */
 };
 
 /* A blob id: 128 random bits as 32 lower-case hex digits, plus NUL. */
@@ -401,6 +404,15 @@ int store_blob_clean(const char *dir, time_t now, time_t max_age);
  * version 7) rather than in a blob file: up to store_set_inline_max().
  */
 bool embedded_keeps(const struct embedded_user *u, size_t len);
+
+/*
+ * After a failed deletion: true if it failed for want of space; then the
+ * disk reserve is released (reserve.c) and the connection writes no text
+ * of deleted rows (pa_gone_text()) until embedded_space_done(), so trying
+ * again needs little room.  Clears u->out_of_space either way.
+ */
+bool embedded_space_retry(struct embedded_user *u);
+void embedded_space_done(struct embedded_user *u);
 
 /* Appends the bytes of blob (size bytes), kept in the index or a file. */
 int embedded_blob_read(struct embedded_user *u, const char *blob, uint64_t size,

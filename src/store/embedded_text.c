@@ -87,17 +87,46 @@ emb_text_fn(sqlite3_context *cx, int argc, sqlite3_value **v)
 	buf_free(&body);
 }
 
+/*
+ * pa_gone_text(): 1 if a deleted row's text goes to fts_gone (the
+ * connection's flag, u->gone_text), 0 while a deletion is tried again on
+ * a full disk (embedded_space_retry()): then it needs room for its rows
+ * only, not for the text of every message it deletes.
+ */
+static void
+emb_gone_text_fn(sqlite3_context *cx, int argc, sqlite3_value **v)
+{
+	const bool *keep = sqlite3_user_data(cx);
+
+	(void)argc;
+	(void)v;
+	sqlite3_result_int(cx, *keep ? 1 : 0);
+}
+
 int
 embedded_text_register(struct embedded_user *u, struct err *err)
 {
 	char *dir = strdup(u->blob_dir);
+	bool *keep = malloc(sizeof(*keep));
 	int rc;
 
-	if (dir == NULL)
+	if (dir == NULL || keep == NULL) {
+		free(dir);
+		free(keep);
 		return err_set(err, ERR_TEMP, "store: out of memory");
-	/* Not DIRECTONLY: msg_cache_del calls it.  Frees dir on failure. */
+	}
+	*keep = true;
+	/* Not DIRECTONLY: msg_cache_del calls them.  Each frees on failure. */
 	rc = sqlite3_create_function_v2(u->db, "pa_body_text", 2, SQLITE_UTF8,
 	                                dir, emb_text_fn, NULL, NULL, free);
-	return rc == SQLITE_OK ? 0
-	                       : embedded_db_error(u, rc, "text setup", err);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_create_function_v2(
+		    u->db, "pa_gone_text", 0, SQLITE_UTF8, keep,
+		    emb_gone_text_fn, NULL, NULL, free);
+	else
+		free(keep);
+	if (rc != SQLITE_OK)
+		return embedded_db_error(u, rc, "text setup", err);
+	u->gone_text = keep; /* owned by the connection */
+	return 0;
 }

@@ -100,8 +100,9 @@ embedded_user_close_db(struct embedded_user *u)
 		u->stmt[i] = NULL;
 	}
 	if (u->db != NULL)
-		sqlite3_close(u->db);
+		sqlite3_close(u->db); /* frees *gone_text */
 	u->db = NULL;
+	u->gone_text = NULL;
 	u->fts_attached = false;
 }
 
@@ -206,7 +207,9 @@ emb_conn_move(struct embedded_user *to, struct embedded_user *from)
 	to->db = from->db;
 	memcpy(to->stmt, from->stmt, sizeof(to->stmt));
 	to->fts_attached = from->fts_attached;
+	to->gone_text = from->gone_text;
 	from->db = NULL;
+	from->gone_text = NULL;
 	memset(from->stmt, 0, sizeof(from->stmt));
 	from->fts_attached = false;
 }

@@ -232,7 +232,10 @@ store_deliver(struct store_user *u, const char *mailbox, const void *data,
 		return -1;
 	if (data == NULL && len > 0)
 		return err_set(err, ERR_INTERNAL, "store: no message data");
-	return u->store->ops->deliver(u, name, data, len, flags, uid_r, err);
+	if (u->store->ops->deliver(u, name, data, len, flags, uid_r, err) < 0)
+		return -1;
+	store_reserve_restore(u->store); /* room again after a full disk */
+	return 0;
 }
 
 int
@@ -487,7 +490,10 @@ store_append(struct store_user *u, const char *mailbox,
 		return -1;
 	if (msg->data == NULL && msg->len > 0)
 		return err_set(err, ERR_INTERNAL, "store: no message data");
-	return u->store->ops->append(u, name, msg, uidvalidity_r, uid_r, err);
+	if (u->store->ops->append(u, name, msg, uidvalidity_r, uid_r, err) < 0)
+		return -1;
+	store_reserve_restore(u->store);
+	return 0;
 }
 
 static int

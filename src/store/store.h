@@ -107,6 +107,16 @@ void store_close(struct store **store);
 void store_set_inline_max(struct store *s, size_t bytes);
 
 /*
+ * Keeps bytes of the data directory's file system in reserve (the file
+ * DATA/store.reserve, preallocated), so that mail can still be deleted
+ * when the disk is full: a deletion that fails for want of space releases
+ * it and is tried again; it is made again once there is room (config
+ * store_disk_reserve; 0, the default of store_open(), keeps none).
+ */
+#define STORE_DISK_RESERVE_DEFAULT (16 * 1024 * 1024)
+void store_set_disk_reserve(struct store *s, size_t bytes);
+
+/*
  * Opens the mail of user (a full address, e.g. "alice@example.org"),
  * creating the user's directory, index and default mailboxes (INBOX,
  * Drafts, Sent, Trash, Junk, Archive) on first use.

@@ -10,6 +10,7 @@
 #define POSTAMT_STORE_STORE_PRIVATE_H
 
 #include <pthread.h>
+#include <time.h>
 
 #include "store/store.h"
 
@@ -57,13 +58,29 @@ struct store {
 	struct store_user *watchers[STORE_FEED_BUCKETS];
 	/* Committed changes not yet announced, in commit order. */
 	struct store_feed_item *queue_head, *queue_tail;
-	bool draining;    /* store_flush_changes() is running (home only) */
-	uint64_t next_id; /* the last handle id given out */
-	void *indexer;    /* the backend's background indexer, or NULL */
-	void *pool;       /* the backend's resting handles, or NULL */
-	uint64_t boot;    /* random per store_open(): this process's run */
+	bool draining;     /* store_flush_changes() is running (home only) */
+	uint64_t next_id;  /* the last handle id given out */
+	void *indexer;     /* the backend's background indexer, or NULL */
+	void *pool;        /* the backend's resting handles, or NULL */
+	uint64_t boot;     /* random per store_open(): this process's run */
 	size_t inline_max; /* store_set_inline_max() */
+	/* reserve.c, under lock */
+	size_t reserve_bytes;
+	bool reserve_missing;  /* released, or no room to make it */
+	bool reserve_released; /* released for a deletion, not yet made again */
+	time_t reserve_tried;
 };
+
+/*
+ * The disk reserve (reserve.c): store_reserve_release() removes it after
+ * a deletion failed for want of space, true if that freed something (the
+ * caller then tries once more); store_reserve_restore() makes it again
+ * once there is room, at most every few seconds (cheap when in place).
+ */
+bool store_reserve_release(struct store *s);
+void store_reserve_restore(struct store *s);
+/* True from a release until the reserve is made again (racy peek). */
+bool store_reserve_released(struct store *s);
 
 /*
  * The part of an opened user that every backend has.  A backend allocates

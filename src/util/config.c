@@ -88,6 +88,9 @@ static const struct key_def keys[] = {
     {"store_inline_max", KT_SIZE, OFF(store_inline_max),
      "Messages up to this size are kept inside the user's index instead "
      "of a file each (0: always a file)."},
+    {"store_disk_reserve", KT_SIZE, OFF(store_disk_reserve),
+     "Space kept free on the data directory's disk (a preallocated file) "
+     "so that mail can still be deleted when the disk is full; 0: none."},
     {"handshake_timeout", KT_DURATION, OFF(handshake_timeout),
      "Time a client has to complete a TLS handshake."},
     {"smtp_timeout", KT_DURATION, OFF(smtp_timeout),
@@ -197,6 +200,8 @@ config_defaults(struct config *cfg, const char *data_dir)
 	cfg->max_line_length = 64 * 1024;
 	cfg->max_message_size = 50 * 1024 * 1024;
 	cfg->store_inline_max = 64 * 1024; /* STORE_INLINE_MAX_DEFAULT */
+	cfg->store_disk_reserve =
+	    16 * 1024 * 1024; /* STORE_DISK_RESERVE_DEFAULT */
 	cfg->handshake_timeout = 10;
 	cfg->smtp_timeout = 300;
 	cfg->imap_timeout = 30 * 60;

@@ -61,7 +61,8 @@ struct config {
 	/* limits and timeouts (durations in seconds) */
 	uint64_t max_line_length;
 	uint64_t max_message_size;
-	uint64_t store_inline_max; /* store_set_inline_max() */
+	uint64_t store_inline_max;   /* store_set_inline_max() */
+	uint64_t store_disk_reserve; /* store_set_disk_reserve() */
 	uint64_t handshake_timeout;
 	uint64_t smtp_timeout;
 	uint64_t imap_timeout;
