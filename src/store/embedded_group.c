@@ -25,8 +25,12 @@
  *
  * The syncfs() is shared by every user: syncfs() covers the whole file
  * system, so the leaders of several users' groups that need it at the
- * same time share one (embedded_sync_fs()): a hundred users' deliveries
- * at once cost a few cache flushes, not a WAL fsync each.
+ * same time share one (embedded_sync_fs()).  But its rounds are serial
+ * and each walks every dirty inode of the file system, so a group whose
+ * messages are all kept in the index (schema 7: no blob file to flush)
+ * commits with synchronous=FULL instead, SQLite's fdatasync() of its own
+ * WAL, in parallel with other users' groups: deliver_bench across 100
+ * users 2,118 / 2,292 -> 3,899 / 3,891 per second (A/B, same sitting).
  */
 #include "store/embedded_private.h"
 
@@ -121,7 +125,21 @@ emb_group_fail(struct emb_pending *batch, const struct err *err)
 	}
 }
 
-/* The leader's work: one transaction, one syncfs(), the changes. */
+/* True if every message of batch is kept in the index (no blob file). */
+static bool
+emb_batch_kept(const struct embedded_user *u, const struct emb_pending *batch)
+{
+	for (const struct emb_pending *p = batch; p != NULL; p = p->next)
+		if (!embedded_keeps(u, p->msg->len))
+			return false;
+	return true;
+}
+
+/*
+ * The leader's work: one transaction, made durable by its own WAL fsync
+ * (synchronous=FULL) when every message is kept in the index, else by
+ * one shared syncfs(); then the changes.
+ */
 static void
 emb_group_commit(struct emb_group *g, struct embedded_user *u,
                  struct emb_pending *batch)
@@ -132,8 +150,10 @@ emb_group_commit(struct emb_group *g, struct embedded_user *u,
 	err_clear(&err);
 	for (struct emb_pending *p = batch; p != NULL; p = p->next)
 		p->rc = 0;
+	bool all_kept = emb_batch_kept(u, batch);
+
 	store_change_lock(&u->base);
-	if (embedded_run(u, EMB_SYNC_NORMAL, &err) < 0 ||
+	if ((!all_kept && embedded_run(u, EMB_SYNC_NORMAL, &err) < 0) ||
 	    embedded_run(u, EMB_BEGIN_IMMEDIATE, &err) < 0) {
 		emb_group_fail(batch, &err);
 		goto out;
@@ -149,7 +169,8 @@ emb_group_commit(struct emb_group *g, struct embedded_user *u,
 		goto out;
 	}
 	/* Every blob of the batch was written before this. */
-	if (embedded_sync_fs(u->base.store, u->blob_dir, &err) < 0) {
+	if (!all_kept &&
+	    embedded_sync_fs(u->base.store, u->blob_dir, &err) < 0) {
 		/* Committed, maybe not durable: refuse, keep the blobs. */
 		for (struct emb_pending *p = batch; p != NULL; p = p->next)
 			if (p->rc == 0) {
