@@ -294,13 +294,13 @@ int
 imap_sync_check(struct imap_session *s, struct err *err)
 {
 	struct imap_mailbox *box = &s->box;
-	struct store_mailbox_status st;
+	struct store_mailbox_marks st;
 	struct store_msg *now;
 	size_t n;
 
 	if (s->state != IMAP_STATE_SELECTED)
 		return 0;
-	if (store_mailbox_status(s->user, box->name, &st, err) < 0)
+	if (store_mailbox_marks(s->user, box->name, &st, err) < 0)
 		return -1;
 	if (st.highestmodseq <= box->modseq && st.uidnext <= box->uidnext)
 		return 0;

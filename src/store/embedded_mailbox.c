@@ -9,6 +9,20 @@
 #include <string.h>
 
 int
+embedded_mailbox_marks(struct store_user *pub, const char *mailbox,
+                       struct store_mailbox_marks *marks_r, struct err *err)
+{
+	struct emb_counters c;
+
+	if (embedded_counters_get(embedded_user_of(pub), mailbox, &c, err) < 0)
+		return -1;
+	marks_r->uidvalidity = (uint32_t)c.uidvalidity;
+	marks_r->uidnext = (uint32_t)c.uidnext;
+	marks_r->highestmodseq = (uint64_t)c.modseq;
+	return 0;
+}
+
+int
 embedded_mailbox_status(struct store_user *pub, const char *mailbox,
                         struct store_mailbox_status *status_r, struct err *err)
 {

@@ -314,6 +314,9 @@ int embedded_msg_set_flags(struct store_user *u, const char *mailbox,
                            struct err *err);
 int embedded_expunge(struct store_user *u, const char *mailbox,
                      const uint32_t *uids, size_t count, struct err *err);
+int embedded_mailbox_marks(struct store_user *u, const char *mailbox,
+                           struct store_mailbox_marks *marks_r,
+                           struct err *err);
 int embedded_mailbox_status(struct store_user *u, const char *mailbox,
                             struct store_mailbox_status *status_r,
                             struct err *err);

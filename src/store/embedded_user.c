@@ -270,6 +270,7 @@ const struct store_backend_ops store_embedded_ops = {
     .user_close = emb_user_close,
     .deliver = embedded_deliver,
     .mailbox_status = embedded_mailbox_status,
+    .mailbox_marks = embedded_mailbox_marks,
     .mailbox_snapshot = embedded_mailbox_snapshot,
     .mailbox_messages = embedded_mailbox_messages,
     .mailbox_list = embedded_mailbox_list,

@@ -250,6 +250,17 @@ store_mailbox_status(struct store_user *u, const char *mailbox,
 }
 
 int
+store_mailbox_marks(struct store_user *u, const char *mailbox,
+                    struct store_mailbox_marks *marks_r, struct err *err)
+{
+	const char *name = mailbox_arg(mailbox, err);
+
+	if (name == NULL)
+		return -1;
+	return u->store->ops->mailbox_marks(u, name, marks_r, err);
+}
+
+int
 store_mailbox_messages(struct store_user *u, const char *mailbox,
                        struct store_msg **msgs_r, size_t *count_r,
                        struct err *err)

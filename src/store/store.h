@@ -137,6 +137,21 @@ int store_mailbox_status(struct store_user *u, const char *mailbox,
                          struct err *err);
 
 /*
+ * What tells whether a mailbox changed: UIDVALIDITY, UIDNEXT and
+ * HIGHESTMODSEQ, read from the mailbox alone.  store_mailbox_status()
+ * also counts MESSAGES, UNSEEN and SIZE over every message, which an
+ * IMAP session's check before NOOP or EXPUNGE does not need (measured on
+ * 6,000 messages: 90 leaf pages read from disk for each EXPUNGE).
+ */
+struct store_mailbox_marks {
+	uint32_t uidvalidity;
+	uint32_t uidnext;
+	uint64_t highestmodseq;
+};
+int store_mailbox_marks(struct store_user *u, const char *mailbox,
+                        struct store_mailbox_marks *marks_r, struct err *err);
+
+/*
  * SELECT's view: the status and the messages (as below) of mailbox in one
  * snapshot, with MESSAGES, UNSEEN and SIZE counted from the list (one
  * pass over the rows instead of four).

@@ -168,6 +168,9 @@ struct store_backend_ops {
 	int (*mailbox_status)(struct store_user *u, const char *mailbox,
 	                      struct store_mailbox_status *status_r,
 	                      struct err *err);
+	int (*mailbox_marks)(struct store_user *u, const char *mailbox,
+	                     struct store_mailbox_marks *marks_r,
+	                     struct err *err);
 	int (*mailbox_snapshot)(struct store_user *u, const char *mailbox,
 	                        struct store_mailbox_status *status_r,
 	                        struct store_msg **msgs_r, size_t *count_r,

@@ -278,6 +278,39 @@ test_status_counts(void **state)
 	assert_int_equal(err.kind, ERR_NOTFOUND);
 }
 
+/* The marks are the status's, without the counts; they follow changes. */
+static void
+test_mailbox_marks(void **state)
+{
+	struct store_fixture *f = *state;
+	struct store_mailbox_status st;
+	struct store_mailbox_marks mk;
+	struct err err;
+	uint32_t uid;
+
+	for (int round = 0; round < 3; round++) {
+		if (round == 1)
+			assert_int_equal(store_deliver(f->user, "INBOX", "abc",
+			                               3, 0, &uid, &err),
+			                 0);
+		if (round == 2)
+			assert_int_equal(
+			    store_msg_set_flags(f->user, "INBOX", uid, 1,
+			                        STORE_FLAG_SEEN, &err),
+			    0);
+		assert_int_equal(
+		    store_mailbox_status(f->user, "INBOX", &st, &err), 0);
+		assert_int_equal(
+		    store_mailbox_marks(f->user, "inbox", &mk, &err), 0);
+		assert_int_equal(mk.uidvalidity, st.uidvalidity);
+		assert_int_equal(mk.uidnext, st.uidnext);
+		assert_int_equal(mk.highestmodseq, st.highestmodseq);
+		assert_int_equal(mk.uidnext, round == 0 ? 1 : 2);
+	}
+	assert_int_equal(store_mailbox_marks(f->user, "Nope", &mk, &err), -1);
+	assert_int_equal(err.kind, ERR_NOTFOUND);
+}
+
 /* Returns the flags and modseq of uid in INBOX. */
 static struct store_msg
 msg_of(struct store_user *u, uint32_t uid)
@@ -719,6 +752,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_uids_never_reused, setup,
 	                                    store_fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_status_counts, setup,
+	                                    store_fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_mailbox_marks, setup,
 	                                    store_fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_mailbox_snapshot, setup,
 	                                    store_fixture_teardown),
