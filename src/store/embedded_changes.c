@@ -108,7 +108,7 @@ changes_apply(uint32_t old, int mode, uint32_t flags)
 	return flags;
 }
 
-/* The two statements of a flag update, prepared once per batch. */
+/* The two statements of a flag update (cached, EMB_FLAGS_*). */
 struct changes_stmts {
 	sqlite3_stmt *get, *set;
 };
@@ -195,14 +195,9 @@ store_flags_update(struct store_user *pub, const char *mailbox, int mode,
 
 	if (name == NULL)
 		return -1;
-	if (changes_prepare(u,
-	                    "SELECT flags, modseq FROM messages "
-	                    "WHERE mailbox_id = ?1 AND uid = ?2",
-	                    &ss.get, err) < 0 ||
-	    changes_prepare(u,
-	                    "UPDATE messages SET flags = ?3, modseq = ?4 "
-	                    "WHERE mailbox_id = ?1 AND uid = ?2",
-	                    &ss.set, err) < 0)
+	/* Cached: a STORE of one message parsed both every time. */
+	if (embedded_stmt(u, EMB_FLAGS_GET, &ss.get, err) < 0 ||
+	    embedded_stmt(u, EMB_FLAGS_SET, &ss.set, err) < 0)
 		goto out;
 	/*
 	 * Held from before the transaction until the changes are queued, as
@@ -232,7 +227,9 @@ fail:
 out:
 	if (locked)
 		store_change_unlock(pub);
-	sqlite3_finalize(ss.get);
-	sqlite3_finalize(ss.set);
+	if (ss.get != NULL)
+		sqlite3_reset(ss.get);
+	if (ss.set != NULL)
+		sqlite3_reset(ss.set);
 	return rc;
 }

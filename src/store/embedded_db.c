@@ -25,6 +25,10 @@ static const char *const emb_sql[EMB_STMT_COUNT] = {
     [EMB_SAVEPOINT_ROW] = "SAVEPOINT emb_row",
     [EMB_ROLLBACK_ROW] = "ROLLBACK TO emb_row",
     [EMB_RELEASE_ROW] = "RELEASE emb_row",
+    [EMB_FLAGS_GET] = "SELECT flags, modseq FROM messages "
+                      "WHERE mailbox_id = ?1 AND uid = ?2",
+    [EMB_FLAGS_SET] = "UPDATE messages SET flags = ?3, modseq = ?4 "
+                      "WHERE mailbox_id = ?1 AND uid = ?2",
     [EMB_ROLLBACK] = "ROLLBACK",
     [EMB_MBOX_ID] = "SELECT id FROM mailboxes WHERE name = ?1",
     [EMB_MBOX_COUNTERS] = "SELECT id, uidnext, highestmodseq, uidvalidity, "
