@@ -145,13 +145,12 @@ emb_group_commit(struct emb_group *g, struct embedded_user *u,
                  struct emb_pending *batch)
 {
 	int64_t upto = 0;
+	bool all_kept = emb_batch_kept(u, batch);
 	struct err err;
 
 	err_clear(&err);
 	for (struct emb_pending *p = batch; p != NULL; p = p->next)
 		p->rc = 0;
-	bool all_kept = emb_batch_kept(u, batch);
-
 	store_change_lock(&u->base);
 	if ((!all_kept && embedded_run(u, EMB_SYNC_NORMAL, &err) < 0) ||
 	    embedded_run(u, EMB_BEGIN_IMMEDIATE, &err) < 0) {
