@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Milliseconds a writer waits for another session's transaction. */
@@ -417,6 +418,40 @@ emb_exec(struct embedded_user *u, const char *sql, struct err *err)
 	return rc == SQLITE_OK ? 0 : embedded_db_error(u, rc, "exec", err);
 }
 
+/*
+ * The open's pragmas.  journal_mode=WAL on a new file needs an exclusive
+ * lock that SQLite does not wait for (a SHARED holder asking for
+ * EXCLUSIVE could deadlock, so the busy handler is not called): two first
+ * opens of one user at once failed with "database is locked" (a delivery
+ * refused with 451 in 1 of 20 runs of 20 SMTP sessions to a new user).
+ * So SQLITE_BUSY is tried again, every millisecond, up to the busy
+ * timeout.
+ * secure_delete FAST: deleted rows are zeroed inside their pages, but
+ * freed pages are not written again.  Debian builds SQLite with it on,
+ * so an expunge wrote every page of every message it deleted once more
+ * (48 KiB messages: 12 pages each), which on a full disk did not fit
+ * even the room of the disk reserve; a blob file's blocks are no more
+ * erased when it is unlinked.
+ */
+static int
+emb_open_pragmas(struct embedded_user *u, struct err *err)
+{
+	static const char sql[] = "PRAGMA journal_mode = WAL;"
+	                          "PRAGMA synchronous = FULL;"
+	                          "PRAGMA secure_delete = FAST;"
+	                          "PRAGMA foreign_keys = ON;";
+	const struct timespec pause = {0, 1000 * 1000};
+	int rc;
+
+	for (int tries = 0;; tries++) {
+		rc = sqlite3_exec(u->db, sql, NULL, NULL, NULL);
+		if ((rc & 0xff) != SQLITE_BUSY || tries >= EMB_BUSY_TIMEOUT_MS)
+			break;
+		nanosleep(&pause, NULL);
+	}
+	return rc == SQLITE_OK ? 0 : embedded_db_error(u, rc, "open", err);
+}
+
 static int
 emb_user_version(struct embedded_user *u, int *version_r, struct err *err)
 {
@@ -527,21 +562,8 @@ embedded_db_open(struct embedded_user *u, struct err *err)
 	if (rc != SQLITE_OK)
 		return embedded_db_error(u, rc, "open index", err);
 	sqlite3_busy_timeout(u->db, EMB_BUSY_TIMEOUT_MS);
-	/*
-	 * secure_delete FAST: deleted rows are zeroed inside their pages, but
-	 * freed pages are not written again.  Debian builds SQLite with it on,
-	 * so an expunge wrote every page of every message it deleted once
-	 * more (48 KiB messages: 12 pages each), which on a full disk did not
-	 * fit even the room of the disk reserve; a blob file's blocks are no
-	 * more erased when it is unlinked.
-	 */
 	if (embedded_text_register(u, err) < 0 ||
-	    emb_exec(u,
-	             "PRAGMA journal_mode = WAL;"
-	             "PRAGMA synchronous = FULL;"
-	             "PRAGMA secure_delete = FAST;"
-	             "PRAGMA foreign_keys = ON;",
-	             err) < 0 ||
+	    emb_open_pragmas(u, err) < 0 ||
 	    emb_user_version(u, &version, err) < 0)
 		return -1;
 	if (version < EMB_SCHEMA_VERSION)

@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -276,6 +277,69 @@ test_status_counts(void **state)
 	assert_true(st.highestmodseq > st0.highestmodseq);
 	assert_int_equal(store_mailbox_status(f->user, "Nope", &st, &err), -1);
 	assert_int_equal(err.kind, ERR_NOTFOUND);
+}
+
+#define RACE_THREADS 8
+#define RACE_USERS 40
+
+struct open_race {
+	struct store *store;
+	pthread_barrier_t *start;
+	int user;
+	int failed;
+	char msg[256];
+};
+
+static void *
+open_race_main(void *arg)
+{
+	struct open_race *r = arg;
+	struct store_user *u;
+	char address[64];
+	struct err err;
+
+	snprintf(address, sizeof(address), "race%d@example.test", r->user);
+	pthread_barrier_wait(r->start);
+	if (store_user_open(r->store, address, &u, &err) < 0) {
+		r->failed = 1;
+		snprintf(r->msg, sizeof(r->msg), "%s", err.msg);
+		return NULL;
+	}
+	store_user_close(&u);
+	return NULL;
+}
+
+/*
+ * Several threads opening one new user at once all succeed: making the
+ * index WAL needs a lock SQLite does not wait for, and a delivery was
+ * refused for it (1 run in 20 of 20 SMTP sessions to a new user).
+ */
+static void
+test_concurrent_first_open(void **state)
+{
+	struct store_fixture *f = *state;
+	pthread_barrier_t start;
+	pthread_t th[RACE_THREADS];
+	struct open_race r[RACE_THREADS];
+
+	for (int user = 0; user < RACE_USERS; user++) {
+		assert_int_equal(
+		    pthread_barrier_init(&start, NULL, RACE_THREADS), 0);
+		for (int i = 0; i < RACE_THREADS; i++) {
+			r[i] = (struct open_race){
+			    .store = f->store, .start = &start, .user = user};
+			assert_int_equal(
+			    pthread_create(&th[i], NULL, open_race_main, &r[i]),
+			    0);
+		}
+		for (int i = 0; i < RACE_THREADS; i++) {
+			pthread_join(th[i], NULL);
+			if (r[i].failed)
+				fail_msg("user %d, thread %d: %s", user, i,
+				         r[i].msg);
+		}
+		pthread_barrier_destroy(&start);
+	}
 }
 
 /* The marks are the status's, without the counts; they follow changes. */
@@ -754,6 +818,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_status_counts, setup,
 	                                    store_fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_mailbox_marks, setup,
+	                                    store_fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_concurrent_first_open, setup,
 	                                    store_fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_mailbox_snapshot, setup,
 	                                    store_fixture_teardown),
