@@ -84,10 +84,6 @@ indexer_run_user(struct store *s, const char *address, uint64_t seen)
 	bool done = false;
 
 	err_clear(&err);
-	/* The disk is full: what room there is goes to deletions (reserve.c).
-	 */
-	if (store_reserve_released(s))
-		return;
 	if (store_embedded_ops.user_open(s, address, &pub, &err) < 0) {
 		log_warn("store: indexer: %s", err.msg);
 		return;

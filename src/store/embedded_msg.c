@@ -374,28 +374,37 @@ emb_msg_locate(struct embedded_user *u, const char *mailbox, uint32_t uid,
 }
 
 int
+embedded_bytes_read(sqlite3_stmt *get, const char *dir, const char *blob,
+                    uint64_t size, struct buf *out, struct err *err)
+{
+	int rc, bad = 0;
+
+	sqlite3_bind_text(get, 1, blob, -1, SQLITE_STATIC);
+	rc = sqlite3_step(get);
+	if (rc == SQLITE_ROW)
+		bad = (uint64_t)sqlite3_column_bytes(get, 0) != size
+		          ? -1
+		          : buf_append(out, sqlite3_column_blob(get, 0),
+		                       (size_t)size);
+	sqlite3_reset(get);
+	if (rc == SQLITE_DONE)
+		return store_blob_read(dir, blob, size, out, err);
+	if (rc != SQLITE_ROW)
+		return err_set(err, ERR_IO, "store: message lookup: %s",
+		               sqlite3_errmsg(sqlite3_db_handle(get)));
+	return bad < 0 ? err_set(err, ERR_IO, "store: bad size of %s", blob)
+	               : 0;
+}
+
+int
 embedded_blob_read(struct embedded_user *u, const char *blob, uint64_t size,
                    struct buf *out, struct err *err)
 {
 	sqlite3_stmt *st;
-	int rc, bad = 0;
 
 	if (embedded_stmt(u, EMB_DATA_GET, &st, err) < 0)
 		return -1;
-	sqlite3_bind_text(st, 1, blob, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		bad = (uint64_t)sqlite3_column_bytes(st, 0) != size
-		          ? -1
-		          : buf_append(out, sqlite3_column_blob(st, 0),
-		                       (size_t)size);
-	sqlite3_reset(st);
-	if (rc == SQLITE_DONE)
-		return store_blob_read(u->blob_dir, blob, size, out, err);
-	if (rc != SQLITE_ROW)
-		return embedded_db_error(u, rc, "message lookup", err);
-	return bad < 0 ? err_set(err, ERR_IO, "store: bad size of %s", blob)
-	               : 0;
+	return embedded_bytes_read(st, u->blob_dir, blob, size, out, err);
 }
 
 /*
@@ -750,7 +759,5 @@ embedded_expunge(struct store_user *pub, const char *mailbox,
 		rc = emb_expunge_once(pub, mailbox, uids, count, err);
 		embedded_space_done(u);
 	}
-	if (rc == 0)
-		store_reserve_restore(pub->store);
 	return rc;
 }

@@ -422,6 +422,13 @@ void embedded_space_done(struct embedded_user *u);
 /* Appends the bytes of blob (size bytes), kept in the index or a file. */
 int embedded_blob_read(struct embedded_user *u, const char *blob, uint64_t size,
                        struct buf *out, struct err *err);
+/*
+ * The same with the msg_data lookup get ("SELECT data FROM msg_data WHERE
+ * blob = ?1") and the blob directory given, for a caller without a handle
+ * (pa_body_text(), embedded_text.c); get is left reset.
+ */
+int embedded_bytes_read(sqlite3_stmt *get, const char *dir, const char *blob,
+                        uint64_t size, struct buf *out, struct err *err);
 
 struct emb_cache_row;
 int embedded_append_row(struct embedded_user *u, const char *mailbox,

@@ -34,23 +34,15 @@ emb_text_message(sqlite3 *db, const char *dir, const char *blob, uint64_t size,
                  struct buf *out)
 {
 	sqlite3_stmt *st;
-	int rc = sqlite3_prepare_v2(
-	    db, "SELECT data FROM main.msg_data WHERE blob = ?1", -1, &st,
-	    NULL);
+	int rc;
 
-	if (rc != SQLITE_OK)
+	if (sqlite3_prepare_v2(db,
+	                       "SELECT data FROM main.msg_data WHERE blob = ?1",
+	                       -1, &st, NULL) != SQLITE_OK)
 		return -1;
-	sqlite3_bind_text(st, 1, blob, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		rc = buf_append(out, sqlite3_column_blob(st, 0),
-		                (size_t)sqlite3_column_bytes(st, 0)) < 0
-		         ? SQLITE_NOMEM
-		         : SQLITE_OK;
+	rc = embedded_bytes_read(st, dir, blob, size, out, NULL);
 	sqlite3_finalize(st);
-	if (rc == SQLITE_DONE)
-		return store_blob_read(dir, blob, size, out, NULL);
-	return rc == SQLITE_OK ? 0 : -1;
+	return rc;
 }
 
 static void

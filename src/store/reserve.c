@@ -9,11 +9,8 @@
  * posix_fallocate() to store_set_disk_reserve() bytes, is that space:
  * a deletion that fails for want of it removes the file and tries once
  * more (embedded_space_retry()).  Deliveries then still fail (the disk
- * is full), and the background indexer waits (it would take the room the
- * deletions were given: measured, a 256 KiB reserve was not enough for
- * an expunge of 8 messages while it ran); once space is back, the file is made
- * again, at most every STORE_RESERVE_RETRY seconds, so the margin is there for
- * the next time.
+ * is full); once space is back, the file is made again, at most every
+ * STORE_RESERVE_RETRY seconds, so the margin is there for the next time.
  */
 #include "store/store_private.h"
 
@@ -67,7 +64,7 @@ reserve_try(struct store *s)
 	if (s->reserve_bytes == 0)
 		unlink(buf_cstr(&path));
 	else if (reserve_make(buf_cstr(&path), s->reserve_bytes))
-		s->reserve_missing = s->reserve_released = false;
+		s->reserve_missing = false;
 	else
 		s->reserve_missing = true;
 	buf_free(&path);
@@ -85,7 +82,7 @@ store_set_disk_reserve(struct store *s, size_t bytes)
 		         bytes);
 }
 
-bool
+void
 store_reserve_release(struct store *s)
 {
 	struct buf path = BUF_INIT;
@@ -96,7 +93,6 @@ store_reserve_release(struct store *s)
 	    reserve_path(s, &path) == 0) {
 		freed = unlink(buf_cstr(&path)) == 0;
 		s->reserve_missing = true;
-		s->reserve_released = freed;
 		s->reserve_tried = time(NULL);
 	}
 	pthread_mutex_unlock(&s->lock);
@@ -105,13 +101,6 @@ store_reserve_release(struct store *s)
 		log_warn("store: disk full: released the %zu-byte reserve so "
 		         "that mail can be deleted",
 		         s->reserve_bytes);
-	return freed;
-}
-
-bool
-store_reserve_released(struct store *s)
-{
-	return __atomic_load_n(&s->reserve_released, __ATOMIC_RELAXED);
 }
 
 void

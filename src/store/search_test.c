@@ -648,6 +648,18 @@ test_fts_rebuilt(void **state)
 	                 1);
 }
 
+/* FTS5's own check of fts.db's index against itself. */
+static void
+fts_integrity_ok(struct fixture *f)
+{
+	assert_int_equal(
+	    sqlite3_exec(embedded_user_of(f->user)->db,
+	                 "INSERT INTO fts.msg_text(msg_text, rank) "
+	                 "VALUES ('integrity-check', 0)",
+	                 NULL, NULL, NULL),
+	    SQLITE_OK);
+}
+
 /*
  * pa_trigram hands FTS5 each trigram once per text; the 'delete' of an
  * expunged message must take out exactly what its insert put in, or the
@@ -674,13 +686,7 @@ test_trigram_repeats(void **state)
 	assert_int_equal(sql_int(f, "SELECT count(*) FROM fts.msg_text WHERE "
 	                            "msg_text MATCH '\"agg\"'"),
 	                 0);
-	/* FTS5's own check of the index against itself. */
-	assert_int_equal(
-	    sqlite3_exec(embedded_user_of(f->user)->db,
-	                 "INSERT INTO fts.msg_text(msg_text, rank) "
-	                 "VALUES ('integrity-check', 0)",
-	                 NULL, NULL, NULL),
-	    SQLITE_OK);
+	fts_integrity_ok(f);
 }
 
 /* A message whose body text is longer than the cache row keeps. */
@@ -750,12 +756,7 @@ test_long_text_derived(void **state)
 		                            "WHERE msg_text MATCH '\"mba\"'"),
 		                 0);
 	}
-	assert_int_equal(
-	    sqlite3_exec(embedded_user_of(f->user)->db,
-	                 "INSERT INTO fts.msg_text(msg_text, rank) "
-	                 "VALUES ('integrity-check', 0)",
-	                 NULL, NULL, NULL),
-	    SQLITE_OK);
+	fts_integrity_ok(f);
 	free(msg);
 }
 

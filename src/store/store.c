@@ -396,6 +396,8 @@ store_expunge(struct store_user *u, const char *mailbox, const uint32_t *uids,
 	store_change_lock(u);
 	rc = u->store->ops->expunge(u, name, uids, count, err);
 	store_change_unlock(u);
+	if (rc == 0)
+		store_reserve_restore(u->store);
 	return rc;
 }
 

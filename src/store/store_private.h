@@ -66,21 +66,18 @@ struct store {
 	size_t inline_max; /* store_set_inline_max() */
 	/* reserve.c, under lock */
 	size_t reserve_bytes;
-	bool reserve_missing;  /* released, or no room to make it */
-	bool reserve_released; /* released for a deletion, not yet made again */
+	bool reserve_missing; /* released, or no room to make it */
 	time_t reserve_tried;
 };
 
 /*
  * The disk reserve (reserve.c): store_reserve_release() removes it after
- * a deletion failed for want of space, true if that freed something (the
- * caller then tries once more); store_reserve_restore() makes it again
- * once there is room, at most every few seconds (cheap when in place).
+ * a deletion failed for want of space (the caller then tries once more);
+ * store_reserve_restore() makes it again once there is room, at most
+ * every few seconds (cheap when in place).
  */
-bool store_reserve_release(struct store *s);
+void store_reserve_release(struct store *s);
 void store_reserve_restore(struct store *s);
-/* True from a release until the reserve is made again (racy peek). */
-bool store_reserve_released(struct store *s);
 
 /*
  * The part of an opened user that every backend has.  A backend allocates
