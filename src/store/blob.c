@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/rand.h>
@@ -35,6 +36,34 @@ blob_random_id(char *out)
 		out[2 * i + 1] = hex[r[i] & 0x0F];
 	}
 	out[32] = '\0';
+	return 0;
+}
+
+/*
+ * A new blob id: the time in microseconds (13 hex digits, to the year
+ * 2112) followed by 76 random bits, so ids sort in the order they were
+ * made.  Three b-trees of the index are keyed by blob id (msg_data,
+ * msg_cache's UNIQUE, messages_blob): with wholly random ids every
+ * delivery of a group wrote a random leaf of each, read first when
+ * the cache did not hold it, and split leaves all over; in order, the
+ * rows of a group go to the rightmost leaves, which stay in the cache.
+ * deliver_bench into one mailbox, 10,000 messages: 3,293 / 3,520 ->
+ * 5,059 / 6,127 per second (A/B).  A clock stepped back only costs
+ * that locality; uniqueness rests on the random part.
+ */
+static int
+blob_new_id(char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	struct timespec ts;
+	uint64_t us;
+
+	if (blob_random_id(out) < 0)
+		return -1;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	us = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+	for (int i = 12; i >= 0; i--, us >>= 4)
+		out[i] = hex[us & 0x0F];
 	return 0;
 }
 
@@ -59,7 +88,7 @@ blob_path(char *out, size_t size, const char *dir, const char *prefix,
 int
 store_blob_new_id(char id_r[STORE_BLOB_ID_SIZE], struct err *err)
 {
-	if (blob_random_id(id_r) < 0)
+	if (blob_new_id(id_r) < 0)
 		return err_set(err, ERR_TEMP, "store: no random bytes");
 	return 0;
 }
@@ -177,7 +206,7 @@ blob_write(const char *dir, const void *data, size_t len,
 	char tmp_id[STORE_BLOB_ID_SIZE], tmp[4096], final[4096];
 	int e;
 
-	if (blob_random_id(tmp_id) < 0 || blob_random_id(id_r) < 0)
+	if (blob_random_id(tmp_id) < 0 || blob_new_id(id_r) < 0)
 		return err_set(err, ERR_TEMP, "store: no random bytes");
 	if (blob_path(tmp, sizeof(tmp), dir, "tmp.", tmp_id) < 0 ||
 	    blob_path(final, sizeof(final), dir, "", id_r) < 0)

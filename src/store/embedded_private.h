@@ -336,12 +336,15 @@ int embedded_mailbox_list(struct store_user *u,
 /*
  * Blob files (blob.c).  store_blob_write() writes data durably: a
  * tmp.<random> file created with O_EXCL, written, fsynced, renamed to
- * <random id>, and the directory fsynced.  On failure nothing is left
- * behind; ERR_TEMP when the disk is full, ERR_IO otherwise.
+ * <new id> (store_blob_new_id()), and the directory fsynced.  On failure
+ * nothing is left behind; ERR_TEMP when the disk is full, ERR_IO otherwise.
  */
 int store_blob_write(const char *dir, const void *data, size_t len,
                      char id_r[STORE_BLOB_ID_SIZE], struct err *err);
-/* A new blob id, for a message kept in the index (no file). */
+/*
+ * A new blob id, for a message kept in the index (no file): 32 hex digits,
+ * ordered by the time they were made (blob.c).
+ */
 int store_blob_new_id(char id_r[STORE_BLOB_ID_SIZE], struct err *err);
 
 /*
