@@ -105,3 +105,48 @@ def test_whole_body_is_streamed_and_outlives_an_expunge(server):
     assert f.readline() == b"* 1 EXPUNGE\r\n"
     assert f.readline().startswith(b"n OK")
     s.close()
+
+
+def test_plain_slow_reader_gets_every_byte_in_order(server):
+    # On a plain socket the server writes a reply straight to the socket
+    # when nothing is queued before it (net/conn.c).  A client that stops
+    # reading makes those writes partial: what the socket did not take
+    # must queue, once, and what follows must go behind it.  The stream is
+    # each message whole, in order, then the tagged replies in the order
+    # asked.  (test_pop3's large plain RETR covers a reply written behind
+    # a queued file segment.)
+    server.stop()
+    server.configure(plaintext_auth_on_loopback="true")
+    server.start()
+    m = imaplib.IMAP4("127.0.0.1", server.port("imap"), timeout=30)
+    m.login(ALICE, "secret-alice")
+    bodies = [b"Subject: m%d\r\n\r\n" % i +
+              (bytes([97 + i]) * 510 + b"\r\n") * (600 + 90 * i)
+              for i in range(8)]
+    for body in bodies:
+        assert m.append("INBOX", None, None, body)[0] == "OK"
+    m.logout()
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 * 1024)
+    sock.settimeout(30)
+    sock.connect(("127.0.0.1", server.port("imap")))
+    f = sock.makefile("rb")
+    assert f.readline().startswith(b"* OK")
+    sock.sendall(b"a LOGIN alice@example.test secret-alice\r\n"
+                 b"b SELECT INBOX\r\n")
+    while not f.readline().startswith(b"b OK"):
+        pass
+    sock.sendall(b"f FETCH 1:8 BODY.PEEK[]\r\nn NOOP\r\nc CAPABILITY\r\n")
+    time.sleep(0.5)  # the server fills the socket and queues the rest
+    stream = b""
+    while b"\r\nc OK" not in stream:
+        chunk = sock.recv(1 << 20)
+        assert chunk, "connection closed early"
+        stream += chunk
+    expect = b"".join(b"* %d FETCH (BODY[] {%d}\r\n" % (i + 1, len(body)) +
+                      body + b")\r\n" for i, body in enumerate(bodies))
+    assert stream[:len(expect)] == expect, "FETCH stream garbled"
+    rest = stream[len(expect):].split(b"\r\n")
+    assert rest[0].startswith(b"f OK") and rest[1].startswith(b"n OK")
+    assert rest[2].startswith(b"* CAPABILITY") and rest[3].startswith(b"c OK")
+    sock.close()
