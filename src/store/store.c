@@ -450,6 +450,8 @@ store_mailbox_delete(struct store_user *u, const char *name, struct err *err)
 	store_change_lock(u);
 	rc = u->store->ops->mailbox_delete(u, canon, err);
 	store_change_unlock(u);
+	if (rc == 0) /* it may have made the room the reserve needs */
+		store_reserve_restore(u->store);
 	return rc;
 }
 
