@@ -100,17 +100,74 @@ auth_db_error(struct auth *a, int rc, const char *what, struct err *err)
 	                             : sqlite3_errstr(rc));
 }
 
-static int
+/* The cached statement of sql, or a free slot (sql NULL), or NULL. */
+static struct auth_stmt *
+auth_stmt_find(struct auth *a, const char *sql)
+{
+	struct auth_stmt *slot = NULL;
+
+	for (size_t i = 0; i < AUTH_STMT_CACHE; i++) {
+		struct auth_stmt *c = &a->stmts[i];
+
+		if (c->sql == NULL)
+			slot = slot != NULL ? slot : c;
+		else if (strcmp(c->sql, sql) == 0)
+			return c;
+	}
+	return slot;
+}
+
+int
 auth_db_prepare(struct auth *a, const char *sql, const char *const *args,
                 sqlite3_stmt **st_r, struct err *err)
 {
-	int rc = sqlite3_prepare_v2(a->db, sql, -1, st_r, NULL);
+	struct auth_stmt *c = auth_stmt_find(a, sql);
+	int rc;
 
-	if (rc != SQLITE_OK)
-		return auth_db_error(a, rc, "prepare", err);
+	if (c != NULL && c->sql != NULL && !c->busy) {
+		c->busy = true;
+		*st_r = c->st;
+	} else {
+		/* In use (a nested call) or no room: one of its own. */
+		rc = sqlite3_prepare_v3(
+		    a->db, sql, -1,
+		    c != NULL && c->sql == NULL ? SQLITE_PREPARE_PERSISTENT : 0,
+		    st_r, NULL);
+		if (rc != SQLITE_OK)
+			return auth_db_error(a, rc, "prepare", err);
+		if (c != NULL && c->sql == NULL &&
+		    (c->sql = strdup(sql)) != NULL) {
+			c->st = *st_r;
+			c->busy = true;
+		}
+	}
 	for (int i = 0; args != NULL && args[i] != NULL; i++)
 		sqlite3_bind_text(*st_r, i + 1, args[i], -1, SQLITE_STATIC);
 	return 0;
+}
+
+void
+auth_db_done(struct auth *a, sqlite3_stmt *st)
+{
+	for (size_t i = 0; i < AUTH_STMT_CACHE; i++)
+		if (a->stmts[i].st == st && a->stmts[i].sql != NULL) {
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			a->stmts[i].busy = false;
+			return;
+		}
+	sqlite3_finalize(st);
+}
+
+static void
+auth_stmts_free(struct auth *a)
+{
+	for (size_t i = 0; i < AUTH_STMT_CACHE; i++) {
+		sqlite3_finalize(a->stmts[i].st);
+		free(a->stmts[i].sql);
+		a->stmts[i].st = NULL;
+		a->stmts[i].sql = NULL;
+	}
 }
 
 int
@@ -124,7 +181,7 @@ auth_db_exec(struct auth *a, const char *sql, const char *const *args,
 		return -1;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		;
-	sqlite3_finalize(st);
+	auth_db_done(a, st);
 	if (rc == SQLITE_CONSTRAINT)
 		return err_set(err, ERR_EXISTS, "already exists");
 	if (rc != SQLITE_DONE)
@@ -152,7 +209,7 @@ auth_db_query(struct auth *a, const char *sql, const char *const *args,
 		if (*value_r == NULL)
 			rc = SQLITE_NOMEM;
 	}
-	sqlite3_finalize(st);
+	auth_db_done(a, st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return auth_db_error(a, rc, "query", err);
 	return 0;
@@ -232,6 +289,7 @@ auth_close(struct auth **auth)
 
 	if (a == NULL)
 		return;
+	auth_stmts_free(a);
 	sqlite3_close(a->db);
 	auth_cache_free(&a->cache);
 	auth_throttle_free(&a->throttle);

@@ -20,12 +20,10 @@ alias_collect(struct auth *a, const char *sql, const char *const *args,
 {
 	sqlite3_stmt *st;
 	size_t rows = 0;
-	int rc = sqlite3_prepare_v2(a->db, sql, -1, &st, NULL);
+	int rc = SQLITE_OK;
 
-	if (rc != SQLITE_OK)
-		return auth_db_error(a, rc, "prepare", err);
-	for (int i = 0; args != NULL && args[i] != NULL; i++)
-		sqlite3_bind_text(st, i + 1, args[i], -1, SQLITE_STATIC);
+	if (auth_db_prepare(a, sql, args, &st, err) < 0)
+		return -1;
 	while (rows < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		char **l =
 		    realloc(*list, (*count_r + (size_t)ncols) * sizeof(**list));
@@ -43,7 +41,7 @@ alias_collect(struct auth *a, const char *sql, const char *const *args,
 		}
 		rows++;
 	}
-	sqlite3_finalize(st);
+	auth_db_done(a, st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return auth_db_error(a, rc, "query", err);
 	for (size_t i = 0; i < *count_r; i++)

@@ -17,9 +17,24 @@
 /* Schema version kept in PRAGMA user_version. */
 #define AUTH_SCHEMA_VERSION 3
 
+/*
+ * Prepared statements kept per SQL text (auth_db_prepare()): an SMTP
+ * delivery asked the accounts four questions (is the domain local, the
+ * user or alias, its settings twice) and each one was parsed and planned
+ * again, on the event loop for RCPT.
+ */
+#define AUTH_STMT_CACHE 24
+
+struct auth_stmt {
+	char *sql;
+	sqlite3_stmt *st;
+	bool busy; /* handed out, not yet given back */
+};
+
 struct auth {
 	sqlite3 *db;
 	pthread_mutex_t lock;
+	struct auth_stmt stmts[AUTH_STMT_CACHE];
 	struct auth_cache *cache; /* recent successful logins; may be NULL */
 	struct auth_throttle *throttle; /* failed logins (throttle.c) */
 	/*
@@ -36,6 +51,16 @@ struct auth {
 
 /* Fills err from an SQLite result code of a's handle; returns -1. */
 int auth_db_error(struct auth *a, int rc, const char *what, struct err *err);
+
+/*
+ * The statement for sql with text parameters ?1.. bound from the
+ * NULL-terminated array args (NULL: none), prepared once and kept for the
+ * next call with the same text; give it back with auth_db_done().  Call
+ * with the lock held.
+ */
+int auth_db_prepare(struct auth *a, const char *sql, const char *const *args,
+                    sqlite3_stmt **st_r, struct err *err);
+void auth_db_done(struct auth *a, sqlite3_stmt *st);
 
 /*
  * Runs sql (one statement, parameters ?1.. bound from the NULL-terminated

@@ -160,20 +160,20 @@ static int
 auth_scram_query(struct auth *a, const char *addr,
                  struct auth_scram_keys *keys_r, bool *found_r, struct err *err)
 {
+	const char *args[] = {addr, NULL};
 	sqlite3_stmt *st;
-	int rc = sqlite3_prepare_v2(a->db,
-	                            "SELECT k.salt, k.iterations, k.stored_key,"
-	                            " k.server_key FROM scram_keys k"
-	                            " JOIN users u ON u.address = k.address"
-	                            " WHERE k.address = ?1 AND u.active",
-	                            -1, &st, NULL);
+	int rc;
 
-	if (rc != SQLITE_OK)
-		return auth_db_error(a, rc, "scram", err);
-	sqlite3_bind_text(st, 1, addr, -1, SQLITE_STATIC);
+	if (auth_db_prepare(a,
+	                    "SELECT k.salt, k.iterations, k.stored_key,"
+	                    " k.server_key FROM scram_keys k"
+	                    " JOIN users u ON u.address = k.address"
+	                    " WHERE k.address = ?1 AND u.active",
+	                    args, &st, err) < 0)
+		return -1;
 	rc = sqlite3_step(st);
 	*found_r = rc == SQLITE_ROW && auth_scram_row(st, keys_r);
-	sqlite3_finalize(st);
+	auth_db_done(a, st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return auth_db_error(a, rc, "scram", err);
 	return 0;

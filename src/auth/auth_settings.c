@@ -78,29 +78,30 @@ auth_user_info(struct auth *a, const char *address,
                struct auth_user_info *info_r, struct err *err)
 {
 	char addr[AUTH_ADDRESS_MAX + 1];
+	const char *args[] = {addr, NULL};
 	sqlite3_stmt *st = NULL;
 	int rc;
 
 	if (auth_address_normalize(address, addr, err) < 0)
 		return -1;
 	pthread_mutex_lock(&a->lock);
-	rc = sqlite3_prepare_v2(
-	    a->db,
-	    "SELECT active, imap, pop3, submission, save_sent, quota_bytes,"
-	    " quota_messages, pop3_after_retrieve, pop3_on_delete"
-	    " FROM users WHERE address = ?1",
-	    -1, &st, NULL);
-	if (rc == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, addr, -1, SQLITE_STATIC);
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_ROW)
-			info_from_row(st, info_r);
+	if (auth_db_prepare(
+	        a,
+	        "SELECT active, imap, pop3, submission, save_sent, quota_bytes,"
+	        " quota_messages, pop3_after_retrieve, pop3_on_delete"
+	        " FROM users WHERE address = ?1",
+	        args, &st, err) < 0) {
+		pthread_mutex_unlock(&a->lock);
+		return -1;
 	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		auth_db_error(a, rc, "user settings", err);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		info_from_row(st, info_r);
 	else if (rc == SQLITE_DONE)
 		err_set(err, ERR_NOTFOUND, "no user %s", addr);
-	sqlite3_finalize(st);
+	else
+		auth_db_error(a, rc, "user settings", err);
+	auth_db_done(a, st);
 	pthread_mutex_unlock(&a->lock);
 	return rc == SQLITE_ROW ? 0 : -1;
 }

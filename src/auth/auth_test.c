@@ -7,6 +7,7 @@
 
 #include <crypt.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "auth/auth.h"
+#include "auth/auth_private.h"
 #include "fixtures.h"
 #include "testdir.h"
 #include "util/buf.h"
@@ -270,6 +272,80 @@ test_generate_password(void **state)
 	assert_int_equal(auth_generate_password(tiny, sizeof(tiny)), -1);
 }
 
+/* Statements open on the accounts connection. */
+static int
+stmt_count(struct auth *a)
+{
+	int n = 0;
+
+	for (sqlite3_stmt *st = sqlite3_next_stmt(a->db, NULL); st != NULL;
+	     st = sqlite3_next_stmt(a->db, st))
+		n++;
+	return n;
+}
+
+/*
+ * A question asked again reuses its prepared statement, with the new
+ * parameters; one asked while its statement is in use, or past the
+ * cache's size, gets one of its own; every answer is right.
+ */
+static void
+test_statements_kept(void **state)
+{
+	struct auth_fixture *f = *state;
+	struct auth *a = f->auth;
+	static const char sql[] = "SELECT ?1 || '-' || ?2";
+	const char *args1[] = {"x", "1", NULL}, *args2[] = {"y", "2", NULL};
+	sqlite3_stmt *held;
+	struct err err;
+	char *v, *user;
+	int base, kept;
+
+	assert_int_equal(
+	    auth_user_add(a, "alice@example.test", "pw-alice1", &err), 0);
+	base = stmt_count(a);
+	assert_true(auth_domain_is_local(a, "example.test"));
+	kept = stmt_count(a);
+	assert_int_equal(kept, base + 1);
+	for (int i = 0; i < 5; i++) {
+		assert_true(auth_domain_is_local(a, "EXAMPLE.test"));
+		assert_false(auth_domain_is_local(a, "example.org"));
+	}
+	assert_int_equal(stmt_count(a), kept);
+	assert_int_equal(
+	    auth_resolve_rcpt(a, "alice@example.test", &user, &err), 0);
+	assert_string_equal(user, "alice@example.test");
+	free(user);
+	assert_int_equal(auth_resolve_rcpt(a, "bob@example.test", &user, &err),
+	                 -1);
+	assert_int_equal(err.kind, ERR_NOTFOUND);
+
+	pthread_mutex_lock(&a->lock);
+	/* Nested: the kept statement is busy, the inner call gets its own. */
+	assert_int_equal(auth_db_prepare(a, sql, args1, &held, &err), 0);
+	assert_int_equal(auth_db_query(a, sql, args2, &v, &err), 0);
+	assert_string_equal(v, "y-2");
+	free(v);
+	assert_int_equal(sqlite3_step(held), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(held, 0), "x-1");
+	auth_db_done(a, held);
+	assert_int_equal(auth_db_query(a, sql, args2, &v, &err), 0);
+	assert_string_equal(v, "y-2");
+	free(v);
+	/* More texts than the cache holds: the rest are prepared each time. */
+	for (int i = 0; i < 2 * AUTH_STMT_CACHE; i++) {
+		char q[32], want[16];
+
+		snprintf(q, sizeof(q), "SELECT %d", i);
+		snprintf(want, sizeof(want), "%d", i);
+		assert_int_equal(auth_db_query(a, q, NULL, &v, &err), 0);
+		assert_string_equal(v, want);
+		free(v);
+	}
+	pthread_mutex_unlock(&a->lock);
+	assert_int_equal(stmt_count(a), AUTH_STMT_CACHE);
+}
+
 int
 main(void)
 {
@@ -286,6 +362,8 @@ main(void)
 	                                    auth_fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_cached_logins_follow_changes,
 	                                    setup, auth_fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_statements_kept, setup,
+	                                    auth_fixture_teardown),
 	    cmocka_unit_test(test_generate_password),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -164,11 +164,11 @@ auth_user_collect(struct auth *a, char ***list_r, size_t *n_r, struct err *err)
 	sqlite3_stmt *st;
 	char **list = NULL, **grown;
 	size_t n = 0;
-	int rc = sqlite3_prepare_v2(
-	    a->db, "SELECT address FROM users ORDER BY address", -1, &st, NULL);
+	int rc = SQLITE_OK;
 
-	if (rc != SQLITE_OK)
-		return auth_db_error(a, rc, "list", err);
+	if (auth_db_prepare(a, "SELECT address FROM users ORDER BY address",
+	                    NULL, &st, err) < 0)
+		return -1;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const unsigned char *t = sqlite3_column_text(st, 0);
 
@@ -182,7 +182,7 @@ auth_user_collect(struct auth *a, char ***list_r, size_t *n_r, struct err *err)
 		list = grown;
 		n++;
 	}
-	sqlite3_finalize(st);
+	auth_db_done(a, st);
 	*list_r = list;
 	*n_r = n;
 	return rc == SQLITE_DONE ? 0 : auth_db_error(a, rc, "list", err);
