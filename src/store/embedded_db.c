@@ -106,6 +106,7 @@ static const char *const emb_sql[EMB_STMT_COUNT] = {
                      " WHERE m.mailbox_id = ?1 AND m.uid = ?2",
     [EMB_DATA_INSERT] = "INSERT INTO msg_data(blob, data) VALUES (?1, ?2)",
     [EMB_DATA_GET] = "SELECT data FROM msg_data WHERE blob = ?1",
+    [EMB_KW_LIST] = "SELECT bit, name FROM keywords",
 };
 
 /*

@@ -39,14 +39,16 @@ kw_check_backend(struct store_user *u, struct err *err)
 	return 0;
 }
 
-/* Loads the whole table into the handle's cache. */
+/*
+ * Loads the whole table into the handle's cache: once per session (its
+ * first FLAGS), so the statement is a cached one.
+ */
 static void
 kw_reload(struct embedded_user *u)
 {
 	sqlite3_stmt *st;
 
-	if (sqlite3_prepare_v2(u->db, "SELECT bit, name FROM keywords", -1, &st,
-	                       NULL) != SQLITE_OK)
+	if (embedded_stmt(u, EMB_KW_LIST, &st, NULL) < 0)
 		return;
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		int64_t bit = sqlite3_column_int64(st, 0);
@@ -57,7 +59,7 @@ kw_reload(struct embedded_user *u)
 			continue;
 		u->kw_names[bit] = strdup((const char *)t);
 	}
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 }
 
 /*

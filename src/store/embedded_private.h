@@ -59,6 +59,7 @@ enum emb_stmt {
 	EMB_MSG_DATA,     /* embedded_msg.c: where a message's bytes are */
 	EMB_DATA_INSERT,  /* embedded_msg.c: a message kept in the index */
 	EMB_DATA_GET,
+	EMB_KW_LIST,     /* embedded_keywords.c: every keyword's name */
 	EMB_SYNC_NORMAL, /* embedded_group.c: the WAL not fsynced by COMMIT */
 	EMB_SYNC_FULL,
 	EMB_STMT_COUNT
