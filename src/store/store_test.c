@@ -832,6 +832,57 @@ test_stream_read(void **state)
 	free(back);
 }
 
+/* Size of DATA/store.reserve, 0 if there is none. */
+static off_t
+reserve_size(const struct store_fixture *f)
+{
+	char path[128];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/store.reserve", f->dir);
+	return stat(path, &st) == 0 ? st.st_size : 0;
+}
+
+/*
+ * A released disk reserve is made again by the next delivery, expunge or
+ * mailbox delete once STORE_RESERVE_RETRY has passed since the release
+ * (reserve_tried moved back stands for the wait), and not before.
+ */
+static void
+test_reserve_made_again(void **state)
+{
+	struct store_fixture *f = *state;
+	static const char msg[] = "Subject: r\r\n\r\nroom\r\n";
+	const off_t size = 1 << 20;
+	uint32_t uid;
+	struct err err;
+
+	store_set_disk_reserve(f->store, (size_t)size);
+	assert_int_equal(reserve_size(f), size);
+	store_reserve_release(f->store);
+	assert_int_equal(reserve_size(f), 0);
+	assert_int_equal(store_deliver(f->user, "INBOX", msg, sizeof(msg) - 1,
+	                               0, &uid, &err),
+	                 0);
+	assert_int_equal(reserve_size(f), 0); /* too soon */
+	f->store->reserve_tried = 0;
+	assert_int_equal(store_deliver(f->user, "INBOX", msg, sizeof(msg) - 1,
+	                               0, &uid, &err),
+	                 0);
+	assert_int_equal(reserve_size(f), size);
+
+	store_reserve_release(f->store);
+	f->store->reserve_tried = 0;
+	assert_int_equal(store_expunge(f->user, "INBOX", &uid, 1, &err), 0);
+	assert_int_equal(reserve_size(f), size);
+
+	assert_int_equal(store_mailbox_create(f->user, "Old", NULL, &err), 0);
+	store_reserve_release(f->store);
+	f->store->reserve_tried = 0;
+	assert_int_equal(store_mailbox_delete(f->user, "Old", &err), 0);
+	assert_int_equal(reserve_size(f), size);
+}
+
 int
 main(void)
 {
@@ -841,6 +892,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_deliver_read_exact, setup,
 	                                    store_fixture_teardown),
 	    cmocka_unit_test(test_blob_ids_ordered),
+	    cmocka_unit_test_setup_teardown(test_reserve_made_again, setup,
+	                                    store_fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_kept_in_index, setup,
 	                                    store_fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_deliver_unknown_mailbox, setup,
