@@ -646,9 +646,8 @@ int
 conn_printf(struct conn *c, const char *fmt, ...)
 {
 	va_list ap;
-	int r;
-
 	char line[512];
+	int r;
 
 	if (c->closing || c->bev == NULL)
 		return -1;

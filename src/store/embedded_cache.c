@@ -118,12 +118,11 @@ embedded_cache_put(struct embedded_user *u, const char *blob,
                    const struct emb_cache_row *r, struct err *err)
 {
 	sqlite3_stmt *st;
+	bool derive = r->col[ECC_T_BODY].len > EMB_CACHE_TEXT_KEEP;
 	int rc;
 
 	if (embedded_stmt(u, EMB_CACHE_INSERT, &st, err) < 0)
 		return -1;
-	bool derive = r->col[ECC_T_BODY].len > EMB_CACHE_TEXT_KEEP;
-
 	sqlite3_bind_text(st, 1, blob, -1, SQLITE_STATIC);
 	for (size_t i = 0; i < ECC_COUNT; i++)
 		sqlite3_bind_text(

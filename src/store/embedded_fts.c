@@ -303,9 +303,6 @@ emb_fts_apply_gone(struct embedded_user *u, int64_t upto, int64_t *gone_r,
 	return emb_fts_set(u, "gone_upto", *gone_r, err);
 }
 
-/* A row's body text, kept or computed from the message (embedded_text.c). */
-#define EMB_FTS_BODY EMB_BODY_TEXT("")
-
 /* Adds up to max msg_cache rows above *upto; *n_r how many were added. */
 static int
 emb_fts_add(struct embedded_user *u, int64_t *upto, size_t max, size_t *n_r,
@@ -313,9 +310,9 @@ emb_fts_add(struct embedded_user *u, int64_t *upto, size_t max, size_t *n_r,
 {
 	static const char sql[] =
 	    "INSERT INTO fts.msg_text(rowid, t_hdr, t_body) SELECT id, "
-	    "t_hdr, " EMB_FTS_BODY
-	    " FROM main.msg_cache WHERE id > ?1 ORDER BY id"
-	    " LIMIT ?2 RETURNING rowid";
+	    "t_hdr, " EMB_BODY_TEXT(
+	        "") " FROM main.msg_cache WHERE id > ?1 ORDER BY id"
+	            " LIMIT ?2 RETURNING rowid";
 	sqlite3_stmt *st;
 	int64_t last = *upto;
 	int rc = sqlite3_prepare_v2(u->db, sql, -1, &st, NULL);

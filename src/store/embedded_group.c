@@ -185,7 +185,8 @@ emb_group_commit(struct emb_group *g, struct embedded_user *u,
 			                        &p->c);
 	embedded_indexer_kick(u->base.store, u->base.address);
 out:
-	embedded_run(u, EMB_SYNC_FULL, NULL);
+	if (!all_kept) /* a kept group never left FULL */
+		embedded_run(u, EMB_SYNC_FULL, NULL);
 	store_change_unlock(&u->base);
 }
 

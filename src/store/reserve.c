@@ -63,10 +63,9 @@ reserve_try(struct store *s)
 		return;
 	if (s->reserve_bytes == 0)
 		unlink(buf_cstr(&path));
-	else if (reserve_make(buf_cstr(&path), s->reserve_bytes))
-		s->reserve_missing = false;
-	else
-		s->reserve_missing = true;
+	/* None wanted is none missing: store_reserve_restore() stays a peek. */
+	s->reserve_missing = s->reserve_bytes > 0 &&
+	                     !reserve_make(buf_cstr(&path), s->reserve_bytes);
 	buf_free(&path);
 }
 
