@@ -3,14 +3,18 @@
  * called directly (no network), from several threads at once the way the
  * worker pool runs them (issue 3 "Benchmark").
  *
- *   deliver_bench [-t threads] [-n messages] [-u users] [-s size] [-o] DIR
+ *   deliver_bench [-t threads] [-n messages] [-u users] [-s size] [-w warm]
+ *                 [-o] DIR
  *
  * Each thread delivers its share of n messages of size bytes (default
  * 4 KiB) into INBOX, round-robin over u users (default 1: one mailbox).
  * -o opens and closes the user for every delivery, as SMTP does; otherwise
  * each thread keeps one handle per user, as an IMAP session does.  DIR must
  * not exist yet (a fresh data directory is created and left for
- * inspection).  Prints deliveries/s and the latency percentiles.
+ * inspection).  -w delivers warm messages per user first, untimed, on the
+ * same handles: a user's WAL then has its working size, as on a server that
+ * has run for a while, instead of growing with every commit of the run.
+ * Prints deliveries/s and the latency percentiles.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -33,7 +37,9 @@ struct bench {
 	size_t size;
 	int threads, users;
 	long messages;
+	long warm; /* untimed deliveries per user before the run */
 	bool open_each;
+	pthread_barrier_t start; /* every thread warm, and the clock */
 };
 
 struct bench_thread {
@@ -103,6 +109,15 @@ bench_thread_main(void *arg)
 			exit(1);
 		}
 	}
+	/* Thread i warms users i, i + threads, ... so each is warmed once. */
+	for (int un = t->id; handles != NULL && un < b->users; un += b->threads)
+		for (long i = 0; i < b->warm; i++)
+			if (store_deliver(handles[un], "INBOX", b->msg, b->size,
+			                  0, NULL, &err) < 0) {
+				fprintf(stderr, "warm: %s\n", err.msg);
+				exit(1);
+			}
+	pthread_barrier_wait(&b->start);
 	for (long i = 0; handles != NULL && i < t->count; i++) {
 		double t0 = bench_now();
 
@@ -157,8 +172,8 @@ bench_report(struct bench *b, struct bench_thread *t, double secs)
 	}
 	qsort(all, (size_t)n, sizeof(*all), bench_cmp);
 	printf("deliveries=%ld failed=%ld threads=%d users=%d size=%zu "
-	       "open_each=%d\n",
-	       n, failed, b->threads, b->users, b->size, b->open_each);
+	       "open_each=%d warm=%ld\n",
+	       n, failed, b->threads, b->users, b->size, b->open_each, b->warm);
 	printf("seconds=%.3f deliveries_per_s=%.0f\n", secs, (double)n / secs);
 	printf("latency_ms p50=%.2f p90=%.2f p99=%.2f max=%.2f\n",
 	       all[n / 2] * 1e3, all[n * 9 / 10] * 1e3, all[n * 99 / 100] * 1e3,
@@ -170,7 +185,7 @@ static void
 bench_usage(void)
 {
 	fprintf(stderr, "usage: deliver_bench [-t threads] [-n messages] "
-	                "[-u users] [-s size] [-o] DIR\n");
+	                "[-u users] [-s size] [-w warm] [-o] DIR\n");
 	exit(2);
 }
 
@@ -179,7 +194,7 @@ bench_options(struct bench *b, int argc, char **argv)
 {
 	int c;
 
-	while ((c = getopt(argc, argv, "t:n:u:s:o")) != -1) {
+	while ((c = getopt(argc, argv, "t:n:u:s:w:o")) != -1) {
 		switch (c) {
 		case 't':
 			b->threads = atoi(optarg);
@@ -193,6 +208,9 @@ bench_options(struct bench *b, int argc, char **argv)
 		case 's':
 			b->size = (size_t)atol(optarg);
 			break;
+		case 'w':
+			b->warm = atol(optarg);
+			break;
 		case 'o':
 			b->open_each = true;
 			break;
@@ -202,7 +220,8 @@ bench_options(struct bench *b, int argc, char **argv)
 	}
 	if (optind != argc - 1 || b->threads < 1 ||
 	    b->threads > BENCH_MAX_THREADS || b->messages < b->threads ||
-	    b->users < 1 || b->users > BENCH_MAX_USERS || b->size < 64 ||
+	    b->users < 1 || b->users > BENCH_MAX_USERS || b->warm < 0 ||
+	    (b->warm > 0 && b->open_each) || b->size < 64 ||
 	    b->size > 64 * 1024 * 1024)
 		bench_usage();
 }
@@ -247,9 +266,9 @@ main(int argc, char **argv)
 	bench_message(&b);
 	bench_create_users(&b);
 	t = calloc((size_t)b.threads, sizeof(*t));
-	if (t == NULL)
+	if (t == NULL ||
+	    pthread_barrier_init(&b.start, NULL, (unsigned)b.threads + 1) != 0)
 		return 1;
-	t0 = bench_now();
 	for (int i = 0; i < b.threads; i++) {
 		t[i].b = &b;
 		t[i].id = i;
@@ -261,6 +280,8 @@ main(int argc, char **argv)
 		        0)
 			return 1;
 	}
+	pthread_barrier_wait(&b.start);
+	t0 = bench_now();
 	for (int i = 0; i < b.threads; i++)
 		pthread_join(t[i].th, NULL);
 	secs = bench_now() - t0;
@@ -270,6 +291,7 @@ main(int argc, char **argv)
 	for (int i = 0; i < b.threads; i++)
 		free(t[i].lat);
 	free(t);
+	pthread_barrier_destroy(&b.start);
 	free(b.msg);
 	store_close(&b.store);
 	return 0;

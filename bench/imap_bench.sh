@@ -20,7 +20,10 @@
 # Environment: POSTAMT, IMAP_LOAD (binaries), PORT_OFFSET (31000), USERS
 # (100), PRELOAD (100), MODES ("mixed append session"), CLIENTS ("1 10
 # 100"), DURATION (10), IDLE_N_POSTAMT (10000), IDLE_N_DOVECOT (1000),
-# IDLE_HOLD (5 s).
+# IDLE_SETTLE (12 s: the PSS is read that long after every client idles,
+# past Postamt's memory_trim_interval of 10 s, so it is what the sessions
+# hold and not the login burst's peak that malloc still keeps), IDLE_HOLD
+# (IDLE_SETTLE + 3 s).
 set -uo pipefail
 
 # shellcheck source=ref_servers.sh
@@ -34,7 +37,8 @@ CLIENTS=${CLIENTS:-1 10 100}
 DURATION=${DURATION:-10}
 IDLE_N_POSTAMT=${IDLE_N_POSTAMT:-10000}
 IDLE_N_DOVECOT=${IDLE_N_DOVECOT:-1000}
-IDLE_HOLD=${IDLE_HOLD:-5}
+IDLE_SETTLE=${IDLE_SETTLE:-12}
+IDLE_HOLD=${IDLE_HOLD:-$((IDLE_SETTLE + 3))}
 SMTP_SOURCE=/usr/sbin/smtp-source
 HZ=$(ref_hz)
 
@@ -120,7 +124,7 @@ idle_hold() {
 	while kill -0 "$cpid" 2>/dev/null && ! grep -q '^idle ' "$ANCHORS/idle.out"; do
 		sleep 0.2
 	done
-	sleep 1
+	sleep "$IDLE_SETTLE"
 	after=$(tree_pss_kb "$pid")
 	wait "$cpid"
 	local line per=n/a

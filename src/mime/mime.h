@@ -237,11 +237,14 @@ int mime_charset_to_utf8(struct buf *out, const char *charset, const char *in,
  * "name: value\n" with folding undone and RFC 2047 words decoded; into
  * body the text of every part of type text (and the headers of encapsulated
  * messages), transfer encoding undone and converted from its charset to
- * UTF-8.  Each buffer stops at cap bytes (on a UTF-8 character boundary).
- * msg is the message parsed into root.  Returns 0 or -1 (memory).
+ * UTF-8.  hdr stops at hdr_cap bytes and body at body_cap (on a UTF-8
+ * character boundary); a text part beyond body_cap is not decoded where
+ * its bytes are its text.  msg is the message parsed into root.  Returns
+ * 0 or -1 (memory).
  */
 int mime_search_text(const char *msg, size_t len, const struct mime_part *root,
-                     size_t cap, struct buf *hdr, struct buf *body);
+                     size_t hdr_cap, size_t body_cap, struct buf *hdr,
+                     struct buf *body);
 
 /*
  * Appends the unfolded raw value of the first field called name in the

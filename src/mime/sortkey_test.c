@@ -116,9 +116,9 @@ test_search_text(void **state)
 
 	(void)state;
 	assert_non_null(root);
-	assert_int_equal(
-	    mime_search_text(msg, sizeof(msg) - 1, root, 1 << 20, &hdr, &body),
-	    0);
+	assert_int_equal(mime_search_text(msg, sizeof(msg) - 1, root, 1 << 20,
+	                                  1 << 20, &hdr, &body),
+	                 0);
 	assert_non_null(strstr(buf_cstr(&hdr), "Subject: Über\n"));
 	assert_non_null(strstr(buf_cstr(&hdr), "X-Long: one two\n"));
 	assert_non_null(strstr(buf_cstr(&body), "привет"));
@@ -129,10 +129,58 @@ test_search_text(void **state)
 	buf_reset(&body);
 	/* The cap cuts on a character boundary. */
 	assert_int_equal(
-	    mime_search_text(msg, sizeof(msg) - 1, root, 5, &hdr, &body), 0);
+	    mime_search_text(msg, sizeof(msg) - 1, root, 5, 5, &hdr, &body), 0);
 	assert_true(hdr.len <= 5 && body.len <= 5);
 	assert_string_equal(buf_cstr(&body), "пр");
 	buf_free(&hdr);
+	buf_free(&body);
+	mime_part_free(&root);
+}
+
+/*
+ * A body cap gives the full text cut at the cap, also where the text part
+ * is appended straight from the message (no encoding, UTF-8) and only as
+ * far as the cap: every cap, through two-byte characters and two parts.
+ */
+static void
+test_search_text_body_cap(void **state)
+{
+	static const char msg[] =
+	    "Subject: cap\r\n"
+	    "Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+	    "--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+	    "gr\xc3\xbc\xc3\x9f dich, "
+	    "\xc3\xa4\xc3\xb6\xc3\xbc plain text here\r\n"
+	    "--b\r\nContent-Type: text/plain\r\n"
+	    "Content-Transfer-Encoding: 7bit\r\n\r\n"
+	    "second part\r\n--b--\r\n";
+	struct mime_part *root = mime_parse(msg, sizeof(msg) - 1);
+	struct buf hdr = BUF_INIT, full = BUF_INIT, body = BUF_INIT;
+
+	(void)state;
+	assert_non_null(root);
+	assert_int_equal(mime_search_text(msg, sizeof(msg) - 1, root, 1 << 20,
+	                                  1 << 20, &hdr, &full),
+	                 0);
+	assert_non_null(strstr(buf_cstr(&full), "second part"));
+	for (size_t cap = 0; cap <= full.len + 2; cap++) {
+		size_t want = cap < full.len ? cap : full.len;
+
+		while (want > 0 && want < full.len &&
+		       ((unsigned char)full.data[want] & 0xC0) == 0x80)
+			want--;
+		buf_reset(&hdr);
+		buf_reset(&body);
+		assert_int_equal(mime_search_text(msg, sizeof(msg) - 1, root,
+		                                  1 << 20, cap, &hdr, &body),
+		                 0);
+		assert_int_equal(body.len, want);
+		assert_memory_equal(body.data, full.data, want);
+		/* The header text has its own cap. */
+		assert_non_null(strstr(buf_cstr(&hdr), "Subject: cap\n"));
+	}
+	buf_free(&hdr);
+	buf_free(&full);
 	buf_free(&body);
 	mime_part_free(&root);
 }
@@ -145,6 +193,7 @@ main(void)
 	    cmocka_unit_test(test_dates),
 	    cmocka_unit_test(test_first_address),
 	    cmocka_unit_test(test_search_text),
+	    cmocka_unit_test(test_search_text_body_cap),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

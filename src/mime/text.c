@@ -158,9 +158,32 @@ text_convert(struct buf *out, const struct mime_ctype *ct, const struct buf *in)
 	return rc;
 }
 
-/* One text leaf: transfer encoding undone, converted, then a newline. */
+/*
+ * True if a leaf's text is its bytes as they are: no transfer encoding to
+ * undo and a charset that is UTF-8 already (none, us-ascii, utf-8).
+ */
+static bool
+text_leaf_is_identity(const struct mime_part *p, const struct mime_ctype *ct)
+{
+	const struct mime_param *cs = mime_ctype_param(ct, "charset");
+	enum mime_cte cte = mime_part_cte(p);
+
+	if (cte != MIME_CTE_IDENTITY && cte != MIME_CTE_UNKNOWN)
+		return false;
+	return cs == NULL || cs->value_len == 0 ||
+	       mime_word_is(cs->value, cs->value_len, "us-ascii") ||
+	       mime_word_is(cs->value, cs->value_len, "utf-8");
+}
+
+/*
+ * One text leaf: transfer encoding undone, converted, then a newline.  A
+ * leaf whose text is its bytes is appended straight from the message and
+ * only as far as text_cap() will look (cap + 1 bytes in all): the same
+ * text, without decoding a large part that is cut anyway.
+ */
 static int
-text_leaf(struct buf *out, const char *msg, const struct mime_part *p)
+text_leaf(struct buf *out, const char *msg, const struct mime_part *p,
+          size_t cap)
 {
 	struct mime_ctype ct;
 	struct buf dec = BUF_INIT;
@@ -174,10 +197,17 @@ text_leaf(struct buf *out, const char *msg, const struct mime_part *p)
 		mime_ctype_free(&ct);
 		return 0;
 	}
-	rc = cte == MIME_CTE_UNKNOWN ? buf_append(&dec, body, blen)
-	                             : mime_decode_cte(&dec, cte, body, blen);
-	if (rc == 0)
-		rc = text_convert(out, &ct, &dec);
+	if (text_leaf_is_identity(p, &ct)) {
+		size_t room = cap + 1 > out->len ? cap + 1 - out->len : 0;
+
+		rc = buf_append(out, body, blen < room ? blen : room);
+	} else {
+		rc = cte == MIME_CTE_UNKNOWN
+		         ? buf_append(&dec, body, blen)
+		         : mime_decode_cte(&dec, cte, body, blen);
+		if (rc == 0)
+			rc = text_convert(out, &ct, &dec);
+	}
 	if (rc == 0)
 		rc = buf_append(out, "\n", 1);
 	buf_free(&dec);
@@ -196,7 +226,7 @@ text_walk(struct buf *body, const char *msg, const struct mime_part *p,
 		return 0;
 	switch (p->kind) {
 	case MIME_LEAF:
-		return text_leaf(body, msg, p);
+		return text_leaf(body, msg, p, cap);
 	case MIME_MESSAGE:
 		for (const struct mime_part *c = p->child; c != NULL && rc == 0;
 		     c = c->next) {
@@ -218,13 +248,15 @@ text_walk(struct buf *body, const char *msg, const struct mime_part *p,
 
 int
 mime_search_text(const char *msg, size_t len, const struct mime_part *root,
-                 size_t cap, struct buf *hdr, struct buf *body)
+                 size_t hdr_cap, size_t body_cap, struct buf *hdr,
+                 struct buf *body)
 {
 	(void)len;
 	if (text_headers(hdr, msg + root->hdr_off,
-	                 (size_t)(root->body_off - root->hdr_off), cap) < 0 ||
-	    text_walk(body, msg, root, cap) < 0)
+	                 (size_t)(root->body_off - root->hdr_off),
+	                 hdr_cap) < 0 ||
+	    text_walk(body, msg, root, body_cap) < 0)
 		return -1;
-	text_cap(body, cap);
+	text_cap(body, body_cap);
 	return 0;
 }

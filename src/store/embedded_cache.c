@@ -105,8 +105,15 @@ emb_cache_compute(struct emb_cache_row *r, const void *data, size_t len)
 	rc |= mime_bodystructure_write(&r->col[ECC_BODYSTRUCTURE], root, true);
 	rc |= mime_bodystructure_write(&r->col[ECC_BODY], root, false);
 	rc |= emb_cache_sort_keys(r, root, msg);
+	/*
+	 * Body text past EMB_CACHE_TEXT_KEEP is not kept (derive_size), so
+	 * computing it here stops a little past that: enough to tell, and
+	 * longer than the character text_cap() may cut back.  A 100 KiB
+	 * plain text delivery no longer decodes 100 KiB to drop them.
+	 */
 	rc |= mime_search_text(msg, len, root, EMB_CACHE_TEXT_MAX,
-	                       &r->col[ECC_T_HDR], &r->col[ECC_T_BODY]);
+	                       EMB_CACHE_TEXT_KEEP + 8, &r->col[ECC_T_HDR],
+	                       &r->col[ECC_T_BODY]);
 	mime_part_free(&root);
 	r->crc = embedded_blob_crc(0, msg, len);
 	r->size = len;

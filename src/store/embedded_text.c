@@ -64,10 +64,10 @@ emb_text_fn(sqlite3_context *cx, int argc, sqlite3_value **v)
 		return;
 	}
 	root = mime_parse(msg.len > 0 ? msg.data : "", msg.len);
-	rc = root == NULL
-	         ? -1
-	         : mime_search_text(msg.len > 0 ? msg.data : "", msg.len, root,
-	                            EMB_CACHE_TEXT_MAX, &hdr, &body);
+	rc = root == NULL ? -1
+	                  : mime_search_text(msg.len > 0 ? msg.data : "",
+	                                     msg.len, root, EMB_CACHE_TEXT_MAX,
+	                                     EMB_CACHE_TEXT_MAX, &hdr, &body);
 	mime_part_free(&root);
 	buf_free(&msg);
 	buf_free(&hdr);
