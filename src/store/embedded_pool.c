@@ -15,8 +15,15 @@
  * Bounded: at most EMB_POOL_MAX handles (each holds the index's three
  * descriptors: index.db, -wal, -shm), EMB_POOL_PER_USER of one user,
  * none older than EMB_POOL_AGE seconds; the oldest goes when a new one
- * comes.  A resting handle keeps its statements but not its page cache
- * (sqlite3_db_release_memory()), and no fts.db.
+ * comes.  A resting handle keeps its statements and no fts.db.  It keeps
+ * its page cache only when it was closed with a small one: SMTP opens
+ * the recipient for every message, and with an emptied cache each
+ * delivery read its ~30 pages again (pread from the OS cache) although
+ * the handle had written them itself and nobody else had since (SQLite
+ * drops a connection's cache by itself when another one has written).
+ * A session resting in IDLE, or a handle that read much, rests without
+ * it (sqlite3_db_release_memory()), so the pool stays within
+ * EMB_POOL_MAX x EMB_POOL_CACHE_KEEP of cache.
  */
 #include "store/embedded_cache.h"
 #include "store/embedded_private.h"
@@ -41,6 +48,8 @@
  * (store_user_rest()) must not fill the pool.
  */
 #define EMB_POOL_PER_USER 4
+/* Page cache a closed handle may keep at rest (bytes). */
+#define EMB_POOL_CACHE_KEEP (256 * 1024)
 
 struct emb_pool_entry {
 	struct embedded_user *u;
@@ -159,8 +168,19 @@ embedded_pool_take(struct store *s, const char *address)
 	return u;
 }
 
+/* True if u's page cache is small enough to rest with it. */
+static bool
+pool_cache_is_small(struct embedded_user *u)
+{
+	int used = 0, high = 0;
+
+	return sqlite3_db_status(u->db, SQLITE_DBSTATUS_CACHE_USED, &used,
+	                         &high, 0) == SQLITE_OK &&
+	       used <= EMB_POOL_CACHE_KEEP;
+}
+
 bool
-embedded_pool_put(struct store *s, struct embedded_user *u)
+embedded_pool_put(struct store *s, struct embedded_user *u, bool keep_cache)
 {
 	struct emb_pool *p = s->pool;
 	struct embedded_user *old[EMB_POOL_MAX];
@@ -177,7 +197,8 @@ embedded_pool_put(struct store *s, struct embedded_user *u)
 	embedded_fts_detach(u);
 	if (u->fts_attached)
 		return false;
-	sqlite3_db_release_memory(u->db);
+	if (!keep_cache || !pool_cache_is_small(u))
+		sqlite3_db_release_memory(u->db);
 	u->kw_gen = 0; /* its next store_shared counts from 0 */
 	memset(&u->base.quota_bytes, 0,
 	       sizeof(u->base) - offsetof(struct store_user, quota_bytes));

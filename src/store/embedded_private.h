@@ -173,12 +173,15 @@ int embedded_fts_tok_register(sqlite3 *db, struct err *err);
  * Closed handles resting for the next open of their user
  * (embedded_pool.c, s->pool).  embedded_pool_take() returns one of
  * address (lower-cased) or NULL; embedded_pool_put() keeps u if it is
- * between transactions (false: the caller destroys it).
+ * between transactions (false: the caller destroys it), with its page
+ * cache if keep_cache and the cache is small (a closed delivery handle),
+ * else without (a session resting in IDLE).
  */
 int embedded_pool_init(struct store *s, struct err *err);
 void embedded_pool_free(struct store *s);
 struct embedded_user *embedded_pool_take(struct store *s, const char *address);
-bool embedded_pool_put(struct store *s, struct embedded_user *u);
+bool embedded_pool_put(struct store *s, struct embedded_user *u,
+                       bool keep_cache);
 
 /* Opens the index of u->dir, creating the schema if needed (embedded_db.c). */
 int embedded_db_open(struct embedded_user *u, struct err *err);

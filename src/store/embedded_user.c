@@ -144,7 +144,7 @@ emb_user_close(struct store_user *pub)
 {
 	struct embedded_user *u = embedded_user_of(pub);
 
-	if (!embedded_pool_put(pub->store, u))
+	if (!embedded_pool_put(pub->store, u, true))
 		embedded_user_destroy(u);
 }
 
@@ -240,7 +240,7 @@ emb_user_rest(struct store_user *pub)
 	}
 	r->base.store = pub->store;
 	emb_conn_move(r, u);
-	if (!embedded_pool_put(pub->store, r))
+	if (!embedded_pool_put(pub->store, r, false))
 		embedded_user_destroy(r);
 }
 
