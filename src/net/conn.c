@@ -536,6 +536,19 @@ conn_input_len(const struct conn *c)
 	return evbuffer_get_length(bufferevent_get_input(c->bev));
 }
 
+const char *
+conn_peek(struct conn *c, size_t *len_r)
+{
+	struct evbuffer_iovec v;
+
+	*len_r = 0;
+	if (conn_input_len(c) == 0 ||
+	    evbuffer_peek(bufferevent_get_input(c->bev), -1, NULL, &v, 1) < 1)
+		return NULL;
+	*len_r = v.iov_len;
+	return v.iov_base;
+}
+
 size_t
 conn_read(struct conn *c, void *dst, size_t n)
 {

@@ -94,6 +94,14 @@ size_t conn_input_len(const struct conn *c);
  */
 size_t conn_read(struct conn *c, void *dst, size_t n);
 
+/*
+ * The first contiguous piece of the input, *len_r bytes, to be read in
+ * place and then dropped with conn_discard(); NULL when there is none
+ * (or input waits, as for conn_input_len()).  A piece may end anywhere,
+ * even inside a line.
+ */
+const char *conn_peek(struct conn *c, size_t *len_r);
+
 /* Drops up to n bytes of input.  Returns the number dropped. */
 size_t conn_discard(struct conn *c, size_t n);
 

@@ -16,11 +16,14 @@ smtp_body_init(struct smtp_body *b, uint64_t max)
 	b->raw_cr = false;
 }
 
-/* Counts len + 2 bytes and appends them unless a flag already stopped us. */
+/*
+ * Counts n bytes (and a CRLF after them if crlf) and appends them unless
+ * a flag already stopped us.
+ */
 static void
-body_append(struct smtp_body *b, const char *line, size_t len)
+body_put(struct smtp_body *b, const char *p, size_t n, bool crlf)
 {
-	uint64_t add = (uint64_t)len + 2;
+	uint64_t add = (uint64_t)n + (crlf ? 2 : 0);
 
 	b->size = b->size > UINT64_MAX - add ? UINT64_MAX : b->size + add;
 	if (b->too_big || b->nomem)
@@ -31,13 +34,20 @@ body_append(struct smtp_body *b, const char *line, size_t len)
 		buf_free(&b->msg);
 		return;
 	}
-	if (buf_reserve(&b->msg, len + 2) < 0) {
+	if (buf_reserve(&b->msg, (size_t)add) < 0) {
 		b->nomem = true;
 		buf_free(&b->msg);
 		return;
 	}
-	buf_append(&b->msg, line, len);
-	buf_append(&b->msg, "\r\n", 2);
+	buf_append(&b->msg, p, n);
+	if (crlf)
+		buf_append(&b->msg, "\r\n", 2);
+}
+
+static void
+body_append(struct smtp_body *b, const char *line, size_t len)
+{
+	body_put(b, line, len, true);
 }
 
 /*
@@ -93,6 +103,61 @@ smtp_body_line(struct smtp_body *b, const char *line, size_t len)
 	}
 	body_append(b, line, len);
 	return SMTP_BODY_MORE;
+}
+
+/*
+ * The end of the line at p (n bytes): the offset of its CRLF, skipping
+ * bare LFs, which belong to the line (CONN_EOL_CRLF_STRICT); n if the
+ * line does not end within n bytes.
+ */
+static size_t
+body_line_end(const char *p, size_t n)
+{
+	size_t i = 0;
+
+	for (;;) {
+		const char *lf = memchr(p + i, '\n', n - i);
+
+		if (lf == NULL)
+			return n;
+		i = (size_t)(lf - p);
+		if (i > 0 && p[i - 1] == '\r')
+			return i - 1;
+		i++;
+	}
+}
+
+size_t
+smtp_body_take(struct smtp_body *b, const char *p, size_t n, size_t max,
+               bool *end_r)
+{
+	size_t off = 0, run = 0; /* [run, off): clean lines not yet stored */
+
+	*end_r = false;
+	while (off < n) {
+		size_t len = body_line_end(p + off, n - off);
+
+		if (len == n - off || len > max)
+			break; /* no CRLF here, or too long: line by line */
+		/*
+		 * A line that needs no unstuffing and holds no CR or LF is
+		 * stored as it came, CRLF included, with its neighbours.
+		 */
+		if (p[off] != '.' && memchr(p + off, '\r', len) == NULL &&
+		    memchr(p + off, '\n', len) == NULL) {
+			off += len + 2;
+			continue;
+		}
+		body_put(b, p + run, off - run, false);
+		if (smtp_body_line(b, p + off, len) == SMTP_BODY_END) {
+			*end_r = true;
+			return off + len + 2;
+		}
+		off += len + 2;
+		run = off;
+	}
+	body_put(b, p + run, off - run, false);
+	return off;
 }
 
 /* Adds n to the size; true if the message is still within its limit. */

@@ -57,6 +57,17 @@ enum smtp_body_result smtp_body_line(struct smtp_body *b, const char *line,
                                      size_t len);
 
 /*
+ * Takes every complete line at the start of p (n bytes of DATA input) the
+ * way smtp_body_line() would one by one, storing runs of plain lines in
+ * one copy.  Stops after the terminating "." (*end_r true), before a line
+ * with no CRLF within n, and before one longer than max bytes (the
+ * caller's line reader refuses it).  Returns the bytes taken, CRLFs
+ * included.
+ */
+size_t smtp_body_take(struct smtp_body *b, const char *p, size_t n, size_t max,
+                      bool *end_r);
+
+/*
  * BDAT: room for up to want more raw bytes at the end of msg, bounded by
  * the size limit.  Returns a pointer to at least *room_r bytes to fill,
  * then smtp_body_raw_commit() with what was filled; NULL when the bytes

@@ -475,6 +475,22 @@ smtp_data_complete(struct smtp_session *s)
 	smtp_data_end(s);
 }
 
+bool
+smtp_data_take(struct smtp_session *s, size_t max)
+{
+	size_t n, used;
+	const char *p = conn_peek(s->c, &n);
+	bool end;
+
+	if (p == NULL)
+		return false;
+	used = smtp_body_take(&s->txn.body, p, n, max, &end);
+	conn_discard(s->c, used);
+	if (end)
+		smtp_data_complete(s);
+	return used > 0;
+}
+
 void
 smtp_data_line(struct smtp_session *s, const char *line, size_t len)
 {

@@ -257,6 +257,13 @@ smtp_input(void *arg)
 				return;
 			continue;
 		}
+		/*
+		 * DATA lines are taken in place, a piece of input at a time:
+		 * a line each through conn_read_line() was a malloc(), two
+		 * copies and a search of the buffer.
+		 */
+		if (s->state == SMTP_STATE_DATA && smtp_data_take(s, max))
+			continue;
 		enum conn_eol eol = s->state == SMTP_STATE_DATA
 		                        ? CONN_EOL_CRLF_STRICT
 		                        : CONN_EOL_LF_OR_CRLF;

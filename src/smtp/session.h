@@ -200,6 +200,13 @@ void smtp_cmd_data(struct smtp_session *s, const char *arg, size_t len);
 /* A line received in SMTP_STATE_DATA (read CRLF-strict). */
 void smtp_data_line(struct smtp_session *s, const char *line, size_t len);
 /*
+ * Takes the DATA lines that lie whole in the input's first piece, in
+ * place (smtp_body_take()); false if there were none, and the caller
+ * reads the next line with conn_read_line() (one split across pieces,
+ * or one over max bytes).
+ */
+bool smtp_data_take(struct smtp_session *s, size_t max);
+/*
  * Starts the message: a queue id, an empty body with the size limit, and
  * the trace headers (Return-Path:, Received:).  Returns -1 when out of
  * memory (nothing replied).
