@@ -79,6 +79,8 @@ struct embedded_user {
 	bool out_of_space; /* an SQLITE_FULL since last cleared */
 	bool *gone_text; /* pa_gone_text()'s flag, owned by db (embedded_text.c)
 	                  */
+	/* pa_body_text()'s kept statement, finalized before db is closed. */
+	sqlite3_stmt **text_get;
 };
 
 /* A blob id: 128 random bits as 32 lower-case hex digits, plus NUL. */

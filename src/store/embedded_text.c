@@ -28,20 +28,40 @@
 
 #include "mime/mime.h"
 
+/*
+ * pa_body_text()'s data: the blob directory and its statement, prepared
+ * at the first call and kept (it ran once for every message indexed or
+ * confirmed by a search); embedded_user_close_db() finalizes it with the
+ * connection's other statements, the connection frees this.
+ */
+struct emb_text_ctx {
+	char *dir;
+	sqlite3_stmt *get;
+};
+
+static void
+emb_text_ctx_free(void *p)
+{
+	struct emb_text_ctx *t = p;
+
+	free(t->dir);
+	free(t);
+}
+
 /* Appends the bytes of blob: kept in msg_data, else its file in dir. */
 static int
-emb_text_message(sqlite3 *db, const char *dir, const char *blob, uint64_t size,
-                 struct buf *out)
+emb_text_message(sqlite3 *db, struct emb_text_ctx *t, const char *blob,
+                 uint64_t size, struct buf *out)
 {
-	sqlite3_stmt *st;
 	int rc;
 
-	if (sqlite3_prepare_v2(db,
-	                       "SELECT data FROM main.msg_data WHERE blob = ?1",
-	                       -1, &st, NULL) != SQLITE_OK)
+	if (t->get == NULL &&
+	    sqlite3_prepare_v3(
+	        db, "SELECT data FROM main.msg_data WHERE blob = ?1", -1,
+	        SQLITE_PREPARE_PERSISTENT, &t->get, NULL) != SQLITE_OK)
 		return -1;
-	rc = embedded_bytes_read(st, dir, blob, size, out, NULL);
-	sqlite3_finalize(st);
+	rc = embedded_bytes_read(t->get, t->dir, blob, size, out, NULL);
+	sqlite3_reset(t->get);
 	return rc;
 }
 
@@ -98,19 +118,22 @@ emb_gone_text_fn(sqlite3_context *cx, int argc, sqlite3_value **v)
 int
 embedded_text_register(struct embedded_user *u, struct err *err)
 {
-	char *dir = strdup(u->blob_dir);
+	struct emb_text_ctx *t = calloc(1, sizeof(*t));
 	bool *keep = malloc(sizeof(*keep));
 	int rc;
 
-	if (dir == NULL || keep == NULL) {
-		free(dir);
+	if (t == NULL || (t->dir = strdup(u->blob_dir)) == NULL ||
+	    keep == NULL) {
+		if (t != NULL)
+			emb_text_ctx_free(t);
 		free(keep);
 		return err_set(err, ERR_TEMP, "store: out of memory");
 	}
 	*keep = true;
 	/* Not DIRECTONLY: msg_cache_del calls them.  Each frees on failure. */
 	rc = sqlite3_create_function_v2(u->db, "pa_body_text", 2, SQLITE_UTF8,
-	                                dir, emb_text_fn, NULL, NULL, free);
+	                                t, emb_text_fn, NULL, NULL,
+	                                emb_text_ctx_free);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_create_function_v2(
 		    u->db, "pa_gone_text", 0, SQLITE_UTF8, keep,
@@ -120,5 +143,6 @@ embedded_text_register(struct embedded_user *u, struct err *err)
 	if (rc != SQLITE_OK)
 		return embedded_db_error(u, rc, "text setup", err);
 	u->gone_text = keep; /* owned by the connection */
+	u->text_get = &t->get;
 	return 0;
 }

@@ -99,6 +99,9 @@ embedded_user_close_db(struct embedded_user *u)
 		sqlite3_finalize(u->stmt[i]);
 		u->stmt[i] = NULL;
 	}
+	if (u->text_get != NULL) /* pa_body_text()'s (embedded_text.c) */
+		sqlite3_finalize(*u->text_get);
+	u->text_get = NULL;
 	if (u->db != NULL)
 		sqlite3_close(u->db); /* frees *gone_text */
 	u->db = NULL;
@@ -208,8 +211,10 @@ emb_conn_move(struct embedded_user *to, struct embedded_user *from)
 	memcpy(to->stmt, from->stmt, sizeof(to->stmt));
 	to->fts_attached = from->fts_attached;
 	to->gone_text = from->gone_text;
+	to->text_get = from->text_get;
 	from->db = NULL;
 	from->gone_text = NULL;
+	from->text_get = NULL;
 	memset(from->stmt, 0, sizeof(from->stmt));
 	from->fts_attached = false;
 }
