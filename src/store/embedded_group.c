@@ -157,8 +157,24 @@ emb_group_commit(struct emb_group *g, struct embedded_user *u,
 		emb_group_fail(batch, &err);
 		goto out;
 	}
-	for (struct emb_pending *p = batch; p != NULL; p = p->next)
-		emb_group_row(u, p);
+	if (batch->next == NULL) {
+		/*
+		 * Alone (most groups when deliveries spread over many users):
+		 * no savepoint, its two statements a delivery; a refusal
+		 * rolls the whole transaction back instead.
+		 */
+		batch->rc = embedded_append_row(
+		    u, batch->mailbox, batch->blob, batch->msg, batch->cache,
+		    batch->quota_bytes, batch->quota_messages, &batch->c,
+		    &batch->err);
+		if (batch->rc < 0) {
+			embedded_rollback(u);
+			goto out;
+		}
+	} else {
+		for (struct emb_pending *p = batch; p != NULL; p = p->next)
+			emb_group_row(u, p);
+	}
 	/* Never down: another process's group may have moved it on. */
 	if (embedded_meta_raise(u, "blobs_durable", g->durable, &err) < 0 ||
 	    embedded_durable_max(u, &upto, &err) < 0 ||
