@@ -20,6 +20,8 @@ static const struct subcommand subcommands[] = {
     {"alias", cli_alias, "add, delete and list aliases and catch-alls"},
     {"domain", cli_domain, "add, delete and list local domains"},
     {"queue", cli_queue, "list, flush or delete outbound mail"},
+    {"backup", cli_backup, "copy the data directory while the server runs"},
+    {"restore", cli_restore, "make a data directory from a backup"},
 };
 
 #define NSUB (sizeof(subcommands) / sizeof(subcommands[0]))

@@ -26,6 +26,8 @@ int cli_user(int argc, char **argv);
 int cli_queue(int argc, char **argv);
 int cli_alias(int argc, char **argv);
 int cli_domain(int argc, char **argv);
+int cli_backup(int argc, char **argv);
+int cli_restore(int argc, char **argv);
 
 /*
  * Prints "postamt SUB: message" to stderr plus a hint to run --help, and

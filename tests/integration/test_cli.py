@@ -6,10 +6,13 @@ from conftest import BIN, Server, run_cli
 
 
 def test_help_for_every_subcommand():
-    for sub in ("init", "serve", "check", "user"):
+    for sub in ("init", "serve", "check", "user", "alias", "domain",
+                "queue", "backup", "restore"):
         res = run_cli(sub, "--help")
         assert res.stdout.startswith("usage: postamt " + sub), res.stdout
-    assert run_cli("--help").returncode == 0
+    res = run_cli("--help")
+    assert res.returncode == 0
+    assert "backup" in res.stdout and "restore" in res.stdout
 
 
 def test_unknown_command_and_option_exit_2():
