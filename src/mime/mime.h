@@ -247,6 +247,13 @@ int mime_search_text(const char *msg, size_t len, const struct mime_part *root,
                      struct buf *body);
 
 /*
+ * True if the body text mime_search_text() gives for root is the message's
+ * body as it is, and a newline: one text part, no transfer encoding to
+ * undo, a charset that is UTF-8 already (most plain mail).
+ */
+bool mime_text_is_raw(const struct mime_part *root);
+
+/*
  * Appends the unfolded raw value of the first field called name in the
  * header block hdr (len bytes), without leading blanks.  Returns 1 if the
  * field was found, 0 if not, -1 on a buffer error.

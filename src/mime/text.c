@@ -246,6 +246,20 @@ text_walk(struct buf *body, const char *msg, const struct mime_part *p,
 	return 0;
 }
 
+bool
+mime_text_is_raw(const struct mime_part *root)
+{
+	struct mime_ctype ct;
+	bool raw;
+
+	if (root->kind != MIME_LEAF)
+		return false;
+	memset(&ct, 0, sizeof(ct));
+	raw = text_is_text(root, &ct) && text_leaf_is_identity(root, &ct);
+	mime_ctype_free(&ct);
+	return raw;
+}
+
 int
 mime_search_text(const char *msg, size_t len, const struct mime_part *root,
                  size_t hdr_cap, size_t body_cap, struct buf *hdr,

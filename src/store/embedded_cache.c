@@ -42,6 +42,7 @@ struct emb_cache_row {
 	int64_t sent_date, sent_day;
 	uint32_t crc; /* of the whole message (embedded_durable.c) */
 	size_t size;  /* of the whole message */
+	bool derive;  /* body text not kept: derive_size (embedded_text.c) */
 };
 
 /* A kept field of the root as raw bytes ("" if absent). */
@@ -109,11 +110,17 @@ emb_cache_compute(struct emb_cache_row *r, const void *data, size_t len)
 	 * Body text past EMB_CACHE_TEXT_KEEP is not kept (derive_size), so
 	 * computing it here stops a little past that: enough to tell, and
 	 * longer than the character text_cap() may cut back.  A 100 KiB
-	 * plain text delivery no longer decodes 100 KiB to drop them.
+	 * plain text delivery no longer decodes 100 KiB to drop them.  Nor
+	 * is text that is the body as it is (mime_text_is_raw()): the
+	 * message holds it already, and a copy in the row was a second
+	 * overflow page in every small delivery's commit and half of a
+	 * small message's bytes in index.db.
 	 */
+	r->derive = mime_text_is_raw(root);
 	rc |= mime_search_text(msg, len, root, EMB_CACHE_TEXT_MAX,
-	                       EMB_CACHE_TEXT_KEEP + 8, &r->col[ECC_T_HDR],
-	                       &r->col[ECC_T_BODY]);
+	                       r->derive ? 0 : EMB_CACHE_TEXT_KEEP + 8,
+	                       &r->col[ECC_T_HDR], &r->col[ECC_T_BODY]);
+	r->derive = r->derive || r->col[ECC_T_BODY].len > EMB_CACHE_TEXT_KEEP;
 	mime_part_free(&root);
 	r->crc = embedded_blob_crc(0, msg, len);
 	r->size = len;
@@ -125,7 +132,7 @@ embedded_cache_put(struct embedded_user *u, const char *blob,
                    const struct emb_cache_row *r, struct err *err)
 {
 	sqlite3_stmt *st;
-	bool derive = r->col[ECC_T_BODY].len > EMB_CACHE_TEXT_KEEP;
+	bool derive = r->derive;
 	int rc;
 
 	if (embedded_stmt(u, EMB_CACHE_INSERT, &st, err) < 0)

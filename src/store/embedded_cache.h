@@ -21,9 +21,9 @@
 
 /*
  * Body text up to this many bytes is kept in msg_cache.t_body; longer
- * text is computed from the message when needed (embedded_text.c).
- * Searching it then costs a parse of the message, so small text, most
- * mail, stays in the row.
+ * text, and text that is the body as it is, is computed from the message
+ * when needed (embedded_text.c).  Searching it then costs a parse of the
+ * message, so small text that had to be decoded stays in the row.
  */
 #define EMB_CACHE_TEXT_KEEP (16 * 1024)
 

@@ -13,7 +13,10 @@
  * the row keeps the message's size instead (derive_size) and this
  * function computes the same text from the message when it is needed: the
  * same bytes through the same parser give the same text, so the index's
- * 'delete' takes out exactly what its insert put in.
+ * 'delete' takes out exactly what its insert put in (the header text is
+ * not wanted here: cap 0).  Text that is the message's body as it is
+ * (mime_text_is_raw()) is not kept at any size: computing it is a parse
+ * of the header and a copy.
  *
  * It runs inside statements and triggers (the delete trigger runs it
  * before the message's bytes go: msg_data rows are deleted after the
@@ -84,10 +87,10 @@ emb_text_fn(sqlite3_context *cx, int argc, sqlite3_value **v)
 		return;
 	}
 	root = mime_parse(msg.len > 0 ? msg.data : "", msg.len);
-	rc = root == NULL ? -1
-	                  : mime_search_text(msg.len > 0 ? msg.data : "",
-	                                     msg.len, root, EMB_CACHE_TEXT_MAX,
-	                                     EMB_CACHE_TEXT_MAX, &hdr, &body);
+	rc = root == NULL
+	         ? -1
+	         : mime_search_text(msg.len > 0 ? msg.data : "", msg.len, root,
+	                            0, EMB_CACHE_TEXT_MAX, &hdr, &body);
 	mime_part_free(&root);
 	buf_free(&msg);
 	buf_free(&hdr);

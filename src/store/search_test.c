@@ -734,7 +734,8 @@ test_long_text_derived(void **state)
 		                     uid == 5 ? STORE_INLINE_MAX_DEFAULT : 0);
 		add(f, msg, 0, T0);
 		assert_int_equal(
-		    sql_int(f, "SELECT count(*) FROM msg_cache WHERE "
+		    sql_int(f, "SELECT count(*) FROM msg_cache WHERE id = "
+		               "(SELECT max(id) FROM msg_cache) AND "
 		               "derive_size IS NOT NULL AND t_body = ''"),
 		    1);
 		assert_string_equal(text(f, SS_BODY, "platypus"),
@@ -758,6 +759,51 @@ test_long_text_derived(void **state)
 	}
 	fts_integrity_ok(f);
 	free(msg);
+}
+
+/*
+ * Small body text that is the body as it is (one text/plain part, 7bit)
+ * is not kept in its row either (mime_text_is_raw()) and is found, by
+ * trigram and by scan, and forgotten by the full-text index on expunge;
+ * small text that had to be decoded (quoted-printable, Latin-1) is kept.
+ */
+static void
+test_raw_text_derived(void **state)
+{
+	struct fixture *f = *state;
+	static const char raw[] = "Subject: small\r\n\r\nthe quokka smiles\r\n";
+	static const char qp[] =
+	    "Subject: qp\r\n"
+	    "Content-Type: text/plain; charset=iso-8859-1\r\n"
+	    "Content-Transfer-Encoding: quoted-printable\r\n"
+	    "\r\nder K=E4fer l=E4uft\r\n";
+	static const char last_row[] =
+	    "SELECT count(*) FROM msg_cache WHERE id = (SELECT max(id) FROM "
+	    "msg_cache) AND derive_size IS NOT NULL AND t_body = ''";
+	uint32_t uid = 5;
+	struct err err;
+
+	add(f, raw, 0, T0);
+	assert_int_equal(sql_int(f, last_row), 1);
+	assert_string_equal(text(f, SS_BODY, "quokka"), "5");
+	assert_string_equal(text(f, SS_TEXT, "QUOKKA SMILES"), "5");
+	assert_string_equal(text(f, SS_BODY, "ka"), "5"); /* by scan */
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM fts.msg_text "
+	                            "WHERE msg_text MATCH '\"okk\"'"),
+	                 1);
+	add(f, qp, 0, T0);
+	assert_int_equal(sql_int(f, last_row), 0);
+	assert_string_equal(text(f, SS_BODY,
+	                         "k\xc3\xa4"
+	                         "fer l\xc3\xa4"
+	                         "uft"),
+	                    "6");
+	assert_int_equal(store_expunge(f->user, "INBOX", &uid, 1, &err), 0);
+	assert_string_equal(text(f, SS_BODY, "quokka"), "");
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM fts.msg_text "
+	                            "WHERE msg_text MATCH '\"okk\"'"),
+	                 0);
+	fts_integrity_ok(f);
 }
 
 /* Inserts text as row id of both tables a and b (or deletes it there). */
@@ -915,6 +961,8 @@ main(void)
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_fts_rebuilt, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_trigram_repeats, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_raw_text_derived, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_long_text_derived, setup,
 	                                    teardown),
