@@ -95,10 +95,11 @@ static const char *const emb_sql[EMB_STMT_COUNT] = {
     [EMB_SYNC_NORMAL] = "PRAGMA synchronous = NORMAL",
     [EMB_SYNC_FULL] = "PRAGMA synchronous = FULL",
     [EMB_CACHE_INSERT] =
-        "INSERT INTO msg_cache(blob, envelope, bodystructure, body,"
+        "INSERT INTO msg_cache(id, blob, envelope, bodystructure, body,"
         " base_subject, from_mailbox, to_mailbox, cc_mailbox, from_display,"
         " to_display, message_id, in_reply_to, refs, t_hdr, t_body, sent_date,"
-        " sent_day, crc, derive_size) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
+        " sent_day, crc, derive_size) VALUES ((SELECT value FROM meta"
+        " WHERE key = 'cache_next'), ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
         " ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
         " ON CONFLICT(blob) DO NOTHING",
     [EMB_MSG_DATA] = "SELECT m.blob, m.size, d.data FROM messages m"
@@ -294,6 +295,57 @@ static const char emb_schema_v7[] =
 static const char emb_schema_v8[] =
     "ALTER TABLE msg_cache ADD COLUMN derive_size INTEGER;"
     "DROP TRIGGER msg_cache_del;"
+    "CREATE TRIGGER msg_cache_del AFTER DELETE ON msg_cache"
+    " WHEN pa_gone_text() BEGIN"
+    " INSERT INTO fts_gone(cache_id, t_hdr, t_body)"
+    "  VALUES (OLD.id, OLD.t_hdr, " EMB_BODY_TEXT("OLD.") "); END;";
+
+/*
+ * Version 9: msg_cache without AUTOINCREMENT.  Its ids must never come
+ * back (fts.db's fts_upto and fts_gone's cache_id are ids), which
+ * AUTOINCREMENT kept in sqlite_sequence: a page of its own in every
+ * delivery's commit.  meta.cache_next holds the next id now, taken by the
+ * insert (EMB_CACHE_INSERT) and moved by its trigger; meta is written by
+ * every delivery anyway.  SQLite cannot drop AUTOINCREMENT in place, so
+ * the table is copied and its triggers made again; the rename runs with
+ * legacy_alter_table, as the triggers of messages name msg_cache, which
+ * is not there between the DROP and the RENAME.
+ */
+static const char emb_schema_v9[] =
+    "CREATE TABLE msg_cache9 ("
+    " id INTEGER PRIMARY KEY,"
+    " blob TEXT NOT NULL UNIQUE,"
+    " envelope TEXT NOT NULL,"
+    " bodystructure TEXT NOT NULL,"
+    " body TEXT NOT NULL,"
+    " sent_date INTEGER,"
+    " sent_day INTEGER,"
+    " base_subject TEXT NOT NULL,"
+    " from_mailbox TEXT NOT NULL, to_mailbox TEXT NOT NULL,"
+    " cc_mailbox TEXT NOT NULL, from_display TEXT NOT NULL,"
+    " to_display TEXT NOT NULL, message_id TEXT NOT NULL,"
+    " in_reply_to TEXT NOT NULL, refs TEXT NOT NULL,"
+    " t_hdr TEXT NOT NULL,"
+    " t_body TEXT NOT NULL,"
+    " crc INTEGER,"
+    " derive_size INTEGER);"
+    "INSERT INTO msg_cache9 SELECT id, blob, envelope, bodystructure, body,"
+    " sent_date, sent_day, base_subject, from_mailbox, to_mailbox,"
+    " cc_mailbox, from_display, to_display, message_id, in_reply_to, refs,"
+    " t_hdr, t_body, crc, derive_size FROM msg_cache;"
+    "INSERT OR REPLACE INTO meta VALUES ('cache_next', 1 + max("
+    " (SELECT coalesce(max(id), 0) FROM msg_cache),"
+    " coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'msg_cache'),"
+    " 0)));"
+    "DROP TABLE msg_cache;"
+    "PRAGMA legacy_alter_table = ON;"
+    "ALTER TABLE msg_cache9 RENAME TO msg_cache;"
+    "PRAGMA legacy_alter_table = OFF;"
+    "CREATE TRIGGER msg_cache_add AFTER INSERT ON msg_cache BEGIN"
+    " UPDATE meta SET value = value - (SELECT count(*) FROM messages"
+    "  WHERE blob = NEW.blob) WHERE key = 'cache_missing';"
+    " UPDATE meta SET value = max(value, NEW.id + 1)"
+    "  WHERE key = 'cache_next'; END;"
     "CREATE TRIGGER msg_cache_del AFTER DELETE ON msg_cache"
     " WHEN pa_gone_text() BEGIN"
     " INSERT INTO fts_gone(cache_id, t_hdr, t_body)"
@@ -511,6 +563,8 @@ emb_schema_create(struct embedded_user *u, struct err *err)
 	if (version < 7 && emb_exec(u, emb_schema_v7, err) < 0)
 		goto fail;
 	if (version < 8 && emb_exec(u, emb_schema_v8, err) < 0)
+		goto fail;
+	if (version < 9 && emb_exec(u, emb_schema_v9, err) < 0)
 		goto fail;
 	if (version < EMB_SCHEMA_VERSION) {
 		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",

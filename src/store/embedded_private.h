@@ -90,7 +90,7 @@ struct embedded_user {
 #define STORE_BLOB_TMP_MAX_AGE (15 * 60)
 
 /* Schema version kept in PRAGMA user_version. */
-#define EMB_SCHEMA_VERSION 8 /* embedded_db.c: v8 adds derive_size */
+#define EMB_SCHEMA_VERSION 9 /* embedded_db.c: v9 drops AUTOINCREMENT */
 
 /*
  * Orphan blobs (no row names them) younger than this may belong to a

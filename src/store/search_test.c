@@ -806,6 +806,96 @@ test_raw_text_derived(void **state)
 	fts_integrity_ok(f);
 }
 
+/*
+ * A cache row's id never comes back (schema 9: meta.cache_next, not
+ * AUTOINCREMENT): after the newest row goes with its message, the next
+ * delivery gets a new id, and is found through the full-text index, whose
+ * watermark had passed the old one.
+ */
+static void
+test_cache_ids_never_reused(void **state)
+{
+	struct fixture *f = *state;
+	uint32_t uid = 5;
+	int64_t gone;
+	struct err err;
+
+	add(f, "Subject: a\r\n\r\nthe first aardvark\r\n", 0, T0);
+	assert_string_equal(text(f, SS_BODY, "aardvark"), "5");
+	gone = sql_int(f, "SELECT max(id) FROM msg_cache");
+	assert_int_equal(store_expunge(f->user, "INBOX", &uid, 1, &err), 0);
+	assert_int_equal(sql_int(f, "SELECT max(id) FROM msg_cache"), gone - 1);
+	add(f, "Subject: b\r\n\r\nthe second axolotl\r\n", 0, T0);
+	assert_int_equal(sql_int(f, "SELECT max(id) FROM msg_cache"), gone + 1);
+	assert_string_equal(text(f, SS_BODY, "axolotl"), "6");
+	assert_string_equal(text(f, SS_BODY, "aardvark"), "");
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM sqlite_sequence "
+	                            "WHERE name = 'msg_cache'"),
+	                 0);
+	fts_integrity_ok(f);
+}
+
+/*
+ * An index of schema 8 (msg_cache with AUTOINCREMENT, ids up to 100 once
+ * used) is upgraded at the next open: the rows stay, found as before, and
+ * the next id is past every id ever given, not only past those left.
+ */
+static void
+test_schema_9_upgrade(void **state)
+{
+	static const char to_v8[] =
+	    "BEGIN;"
+	    "CREATE TABLE old_cache (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	    " blob TEXT NOT NULL UNIQUE, envelope TEXT NOT NULL,"
+	    " bodystructure TEXT NOT NULL, body TEXT NOT NULL, sent_date "
+	    "INTEGER,"
+	    " sent_day INTEGER, base_subject TEXT NOT NULL,"
+	    " from_mailbox TEXT NOT NULL, to_mailbox TEXT NOT NULL,"
+	    " cc_mailbox TEXT NOT NULL, from_display TEXT NOT NULL,"
+	    " to_display TEXT NOT NULL, message_id TEXT NOT NULL,"
+	    " in_reply_to TEXT NOT NULL, refs TEXT NOT NULL, t_hdr TEXT NOT "
+	    "NULL,"
+	    " t_body TEXT NOT NULL, crc INTEGER, derive_size INTEGER);"
+	    "INSERT INTO old_cache SELECT * FROM msg_cache;"
+	    "DROP TABLE msg_cache;"
+	    "PRAGMA legacy_alter_table = ON;"
+	    "ALTER TABLE old_cache RENAME TO msg_cache;"
+	    "UPDATE sqlite_sequence SET seq = 100 WHERE name = 'msg_cache';"
+	    "DELETE FROM meta WHERE key = 'cache_next';"
+	    "PRAGMA user_version = 8;"
+	    "COMMIT;";
+	struct fixture *f = *state;
+	char path[512];
+	struct store_msg *msgs;
+	size_t n;
+	sqlite3 *db;
+	struct err err;
+
+	snprintf(path, sizeof(path), "%s/index.db",
+	         embedded_user_of(f->user)->dir);
+	store_user_close(&f->user);
+	store_close(&f->store);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, to_v8, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(store_open(f->dir, &f->store, &err), 0);
+	assert_int_equal(
+	    store_user_open(f->store, "alice@example.test", &f->user, &err), 0);
+	assert_int_equal(sql_int(f, "PRAGMA user_version"), 9);
+	assert_int_equal(
+	    store_mailbox_messages(f->user, "INBOX", &msgs, &n, &err), 0);
+	free(msgs);
+	assert_int_equal(n, 4);
+	assert_string_equal(text(f, SS_BODY, "zebra crossing"), "1");
+	assert_int_equal(sql_int(f, "SELECT value FROM meta "
+	                            "WHERE key = 'cache_next'"),
+	                 101);
+	add(f, "Subject: c\r\n\r\nthe third capybara\r\n", 0, T0);
+	assert_int_equal(sql_int(f, "SELECT max(id) FROM msg_cache"), 101);
+	assert_string_equal(text(f, SS_BODY, "capybara"), "5");
+	fts_integrity_ok(f);
+}
+
 /* Inserts text as row id of both tables a and b (or deletes it there). */
 static void
 trigram_both(sqlite3 *db, int64_t id, const char *text, bool delete)
@@ -961,6 +1051,10 @@ main(void)
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_fts_rebuilt, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_trigram_repeats, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_schema_9_upgrade, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_cache_ids_never_reused, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_raw_text_derived, setup,
 	                                    teardown),
