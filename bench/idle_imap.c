@@ -5,8 +5,8 @@
  * the server's memory per idle session (PSS from /proc/PID/smaps_rollup).
  *
  *   idle_imap --port IMAP --smtp-port SMTP --clients N [--messages K]
- *             [--user U --pass P] [--rcpt ADDR] [--rate R]
- *             [--server-pid PID] [--timeout S]
+ *             [--user U --pass P] [--rcpt ADDR] [--users U] [--rate R]
+ *             [--server-pid PID] [--timeout S] [--settle S]
  *
  * Every client: greeting, LOGIN (plaintext: the server must allow it on
  * loopback), SELECT INBOX, IDLE.  Once all are idling (or --timeout
@@ -15,6 +15,14 @@
  * each client's sample ends when its EXISTS line is read; the next message
  * goes when every idling client has seen the last (or after 5 s).
  * Delivery and clients share one event loop and one monotonic clock.
+ *
+ * With --users K > 1, U (and the recipient) is a format with one %d:
+ * client i is user (i mod K) + 1 and message k goes to user (k mod K) + 1,
+ * so each delivery reaches N / K sessions, as when thousands of sessions
+ * belong to many users; by default all N are one user's, the worst case.
+ * --settle S waits S seconds after all are idling before the memory is
+ * read and the deliveries start (the server gives a login burst's peak
+ * back to the system every memory_trim_interval).
  *
  * Prints "idle clients=N idling=I refused=R failed=F", optionally
  * "memory pss_before_kb=.. pss_after_kb=.. per_client_kb=..", then
@@ -39,6 +47,8 @@
 
 struct opts {
 	long port, smtp_port, clients, messages, rate, server_pid, timeout;
+	long users;
+	long settle; /* seconds between all idling and the PSS reading */
 	const char *user, *pass, *rcpt;
 };
 
@@ -49,6 +59,7 @@ struct client {
 	struct bufferevent *bev;
 	enum cstate st;
 	long base; /* EXISTS after SELECT */
+	long user; /* 0 .. users - 1 */
 };
 
 enum sstate { S_GREET, S_EHLO, S_MAIL, S_RCPT, S_DATA, S_DOT, S_WAIT, S_QUIT };
@@ -59,8 +70,10 @@ struct run {
 	struct bench_addr imap, smtp;
 	struct client *c;
 	long started, pending, idling, refused, failed;
+	long *idling_of; /* per user */
 	struct event *tick;
 	int64_t t_start;
+	int64_t t_settled; /* when every client had settled (0: not yet) */
 	long pss_before;
 	/* delivery */
 	struct bufferevent *sbev;
@@ -100,9 +113,10 @@ client_end(struct client *c, bool refused)
 
 	if (c->st == C_DEAD)
 		return;
-	if (c->st == C_IDLING)
+	if (c->st == C_IDLING) {
 		r->idling--;
-	else
+		r->idling_of[c->user]--;
+	} else
 		r->pending--;
 	if (refused)
 		r->refused++;
@@ -118,6 +132,7 @@ client_start(struct run *r, struct client *c)
 {
 	c->run = r;
 	c->st = C_GREET;
+	c->user = r->started % r->o.users;
 	r->started++;
 	r->pending++;
 	c->bev = bench_bev_connect(r->base, NULL, &r->imap);
@@ -131,12 +146,23 @@ client_start(struct run *r, struct client *c)
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
 
+/* fmt with user number u + 1 when there are several users, else fmt. */
+static void
+user_name(const struct run *r, char *out, size_t size, const char *fmt, long u)
+{
+	if (r->o.users > 1)
+		snprintf(out, size, fmt, (int)(u + 1));
+	else
+		snprintf(out, size, "%s", fmt);
+}
+
 /* An EXISTS while idling: one latency sample for the message it counts. */
 static void
 client_exists(struct client *c, long n)
 {
 	struct run *r = c->run;
-	long k = n - c->base - 1;
+	/* Its user's j-th new message is message j * users + user. */
+	long k = (n - c->base - 1) * r->o.users + c->user;
 
 	if (c->st != C_IDLING || k < 0 || k >= r->o.messages || r->t0[k] == 0)
 		return;
@@ -160,7 +186,10 @@ client_line(struct client *c, const char *l)
 		return;
 	}
 	if (c->st == C_GREET && strncmp(l, "* OK", 4) == 0) {
-		evbuffer_add_printf(out, "a LOGIN \"%s\" \"%s\"\r\n", r->o.user,
+		char user[256];
+
+		user_name(r, user, sizeof(user), r->o.user, c->user);
+		evbuffer_add_printf(out, "a LOGIN \"%s\" \"%s\"\r\n", user,
 		                    r->o.pass);
 		c->st = C_LOGIN;
 	} else if (c->st == C_LOGIN && strncmp(l, "a ", 2) == 0) {
@@ -177,6 +206,7 @@ client_line(struct client *c, const char *l)
 		c->st = C_IDLING;
 		r->pending--;
 		r->idling++;
+		r->idling_of[c->user]++;
 	} else if (strncmp(l, "* BYE", 5) == 0 ||
 	           (c->st != C_IDLING && strncmp(l, "* ", 2) != 0)) {
 		client_end(c, true); /* refused, or an unexpected answer */
@@ -242,13 +272,17 @@ tick(evutil_socket_t fd, short what, void *arg)
 	while (r->started < r->o.clients && r->started < due &&
 	       r->pending < IDLE_MAX_PENDING)
 		client_start(r, &r->c[r->started]);
-	if (r->ss == S_GREET && r->sbev == NULL &&
-	    ((r->started == r->o.clients && r->pending == 0) || timed_out)) {
+	if (r->ss == S_GREET && r->sbev == NULL && r->t_settled == 0 &&
+	    ((r->started == r->o.clients && r->pending == 0) || timed_out))
+		r->t_settled = bench_now_usec();
+	/* --settle: the server's memory trim runs before the reading. */
+	if (r->ss == S_GREET && r->sbev == NULL && r->t_settled != 0 &&
+	    bench_now_usec() - r->t_settled >= r->o.settle * 1000000) {
 		report_setup(r);
 		smtp_start(r);
 	}
 	if (r->ss == S_WAIT &&
-	    (r->seen[r->k] >= r->idling ||
+	    (r->seen[r->k] >= r->idling_of[r->k % r->o.users] ||
 	     bench_now_usec() - r->t_wait > IDLE_MSG_WAIT_USEC)) {
 		struct evbuffer *out = bufferevent_get_output(r->sbev);
 
@@ -270,6 +304,7 @@ smtp_reply(struct run *r, const char *l)
 	static const int want[] = {
 	    [S_GREET] = 220, [S_EHLO] = 250, [S_MAIL] = 250, [S_RCPT] = 250,
 	    [S_DATA] = 354,  [S_DOT] = 250,  [S_QUIT] = 221};
+	char rcpt[256];
 
 	if (strlen(l) >= 4 && l[3] == '-')
 		return;
@@ -289,7 +324,8 @@ smtp_reply(struct run *r, const char *l)
 		r->ss = S_MAIL;
 		break;
 	case S_MAIL:
-		evbuffer_add_printf(out, "RCPT TO:<%s>\r\n", r->o.rcpt);
+		user_name(r, rcpt, sizeof(rcpt), r->o.rcpt, r->k % r->o.users);
+		evbuffer_add_printf(out, "RCPT TO:<%s>\r\n", rcpt);
 		r->ss = S_RCPT;
 		break;
 	case S_RCPT:
@@ -298,11 +334,12 @@ smtp_reply(struct run *r, const char *l)
 		break;
 	case S_DATA:
 		r->t0[r->k] = bench_now_usec();
+		user_name(r, rcpt, sizeof(rcpt), r->o.rcpt, r->k % r->o.users);
 		evbuffer_add_printf(
 		    out,
 		    "From: <bench@remote.example>\r\nTo: <%s>\r\n"
 		    "Subject: idle %ld\r\n\r\nHello %ld.\r\n.\r\n",
-		    r->o.rcpt, r->k, r->k);
+		    rcpt, r->k, r->k);
 		r->ss = S_DOT;
 		break;
 	case S_DOT:
@@ -355,6 +392,7 @@ static bool
 opts_parse(int argc, char **argv, struct opts *o)
 {
 	*o = (struct opts){.messages = 20,
+	                   .users = 1,
 	                   .rate = 2000,
 	                   .timeout = 120,
 	                   .user = "alice@example.test",
@@ -383,6 +421,10 @@ opts_parse(int argc, char **argv, struct opts *o)
 			o->pass = v;
 		else if (strcmp(n, "--rcpt") == 0)
 			o->rcpt = v;
+		else if (strcmp(n, "--users") == 0)
+			ok = bench_num_parse(v, 1, 100000, &o->users);
+		else if (strcmp(n, "--settle") == 0)
+			ok = bench_num_parse(v, 0, 600, &o->settle);
 		else
 			ok = false;
 		if (!ok) {
@@ -392,6 +434,14 @@ opts_parse(int argc, char **argv, struct opts *o)
 	}
 	if (o->rcpt == NULL)
 		o->rcpt = o->user;
+	/* Several users need a format with one %d (and only that). */
+	if (o->users > 1 &&
+	    (strstr(o->user, "%d") == NULL || strstr(o->rcpt, "%d") == NULL ||
+	     strchr(strstr(o->user, "%d") + 1, '%') != NULL ||
+	     strchr(strstr(o->rcpt, "%d") + 1, '%') != NULL ||
+	     strchr(o->user, '%') != strstr(o->user, "%d") ||
+	     strchr(o->rcpt, '%') != strstr(o->rcpt, "%d")))
+		return false;
 	return o->port != 0 && o->smtp_port != 0 && o->clients != 0 &&
 	       argc % 2 == 1;
 }
@@ -405,15 +455,19 @@ run_main(struct run *r)
 	r->c = calloc((size_t)r->o.clients, sizeof(*r->c));
 	r->t0 = calloc((size_t)r->o.messages + 1, sizeof(*r->t0));
 	r->seen = calloc((size_t)r->o.messages + 1, sizeof(*r->seen));
+	r->idling_of = calloc((size_t)r->o.users, sizeof(*r->idling_of));
 	r->base = event_base_new();
-	if (r->c == NULL || r->t0 == NULL || r->seen == NULL || r->base == NULL)
+	if (r->c == NULL || r->t0 == NULL || r->seen == NULL ||
+	    r->idling_of == NULL || r->base == NULL)
 		return 2;
 	r->pss_before = r->o.server_pid > 0 ? pss_kb(r->o.server_pid) : -1;
 	r->t_start = bench_now_usec();
 	r->tick = event_new(r->base, -1, EV_PERSIST, tick, r);
 	event_add(r->tick, &tv);
 	event_base_dispatch(r->base);
-	missing = r->o.messages * r->idling - (long)r->lat.count;
+	missing = -(long)r->lat.count;
+	for (long k = 0; k < r->o.messages; k++)
+		missing += r->idling_of[k % r->o.users];
 	printf("exists samples=%llu missing=%ld p50_ms=%.2f p90_ms=%.2f "
 	       "p99_ms=%.2f max_ms=%.2f\n",
 	       (unsigned long long)r->lat.count, missing,
@@ -434,6 +488,7 @@ main(int argc, char **argv)
 	if (!opts_parse(argc, argv, &r.o)) {
 		fputs("usage: idle_imap --port P --smtp-port S --clients N "
 		      "[--messages K (20)] [--user U --pass P] [--rcpt A] "
+		      "[--users K (1; U, A with %d)] [--settle S (0)] "
 		      "[--rate R (2000)] [--server-pid PID] [--timeout S]\n",
 		      stderr);
 		return 2;
@@ -457,5 +512,6 @@ main(int argc, char **argv)
 	free(r.c);
 	free(r.t0);
 	free(r.seen);
+	free(r.idling_of);
 	return rc;
 }

@@ -16,6 +16,12 @@
 #   MESSAGES            deliveries per run (default 20)
 #   PORT_OFFSET         port offset (default 31000)
 #   RATE                clients started per second (default 2000)
+#   USERS               the clients' users (default 1: every client is one
+#                       user's, so each delivery reaches all N; with K, each
+#                       reaches N / K, as for thousands of sessions of many
+#                       users)
+#   SETTLE              seconds from all idling to the memory reading
+#                       (default 12: past the server's memory_trim_interval)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,7 +30,10 @@ OFFSET=${PORT_OFFSET:-31000}
 RATE=${RATE:-2000}
 SIZES=("$@")
 [ ${#SIZES[@]} -gt 0 ] || SIZES=(1000 10000)
+USERS=${USERS:-1}
+SETTLE=${SETTLE:-12}
 USER_ADDR=idle@bench.test
+[ "$USERS" -gt 1 ] && USER_ADDR='idle%d@bench.test'
 PASS=idle-pass
 TMP=$(mktemp -d /tmp/idle_imap.XXXXXX)
 SERVER_PID=""
@@ -88,8 +97,11 @@ for n in "${SIZES[@]}"; do
 	conf_set plaintext_auth_on_loopback yes
 	conf_set max_connections 100000
 	conf_set max_connections_per_ip 100000
-	echo "$PASS" | "$POSTAMT" user add "$USER_ADDR" --password-stdin \
-		--data "$DATA" >/dev/null
+	for ((u = 1; u <= USERS; u++)); do
+		# shellcheck disable=SC2059 # USER_ADDR is the format
+		echo "$PASS" | "$POSTAMT" user add "$(printf "$USER_ADDR" "$u")" \
+			--password-stdin --data "$DATA" >/dev/null
+	done
 	"$POSTAMT" serve --data "$DATA" --port-offset "$OFFSET" \
 		>>"$DATA/serve.log" 2>&1 &
 	SERVER_PID=$!
@@ -99,9 +111,10 @@ for n in "${SIZES[@]}"; do
 		sleep 0.1
 	done
 	sleep 1
-	echo "== N=$n messages=$MESSAGES (plaintext IMAP, one user)"
+	echo "== N=$n messages=$MESSAGES users=$USERS (plaintext IMAP)"
 	"$IDLE_IMAP" --port $((143 + OFFSET)) --smtp-port $((25 + OFFSET)) \
 		--clients "$n" --messages "$MESSAGES" --user "$USER_ADDR" \
+		--users "$USERS" --settle "$SETTLE" \
 		--pass "$PASS" --rate "$RATE" --server-pid "$SERVER_PID" \
 		--timeout 300 || echo "idle_imap: run N=$n was not clean (status $?)"
 	server_stop
