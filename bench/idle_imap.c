@@ -388,6 +388,15 @@ smtp_start(struct run *r)
 	bufferevent_enable(r->sbev, EV_READ | EV_WRITE);
 }
 
+/* True if fmt's only conversion is one %d (several users' names). */
+static bool
+fmt_is_one_d(const char *fmt)
+{
+	const char *p = strchr(fmt, '%');
+
+	return p != NULL && p[1] == 'd' && strchr(p + 2, '%') == NULL;
+}
+
 static bool
 opts_parse(int argc, char **argv, struct opts *o)
 {
@@ -434,13 +443,7 @@ opts_parse(int argc, char **argv, struct opts *o)
 	}
 	if (o->rcpt == NULL)
 		o->rcpt = o->user;
-	/* Several users need a format with one %d (and only that). */
-	if (o->users > 1 &&
-	    (strstr(o->user, "%d") == NULL || strstr(o->rcpt, "%d") == NULL ||
-	     strchr(strstr(o->user, "%d") + 1, '%') != NULL ||
-	     strchr(strstr(o->rcpt, "%d") + 1, '%') != NULL ||
-	     strchr(o->user, '%') != strstr(o->user, "%d") ||
-	     strchr(o->rcpt, '%') != strstr(o->rcpt, "%d")))
+	if (o->users > 1 && (!fmt_is_one_d(o->user) || !fmt_is_one_d(o->rcpt)))
 		return false;
 	return o->port != 0 && o->smtp_port != 0 && o->clients != 0 &&
 	       argc % 2 == 1;

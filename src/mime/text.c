@@ -137,6 +137,15 @@ text_is_text(const struct mime_part *p, struct mime_ctype *ct)
 	return mime_word_is(ct->type, ct->type_len, "text");
 }
 
+/* True if a charset parameter says the bytes are UTF-8 as they are. */
+static bool
+text_charset_is_utf8(const struct mime_param *cs)
+{
+	return cs == NULL || cs->value_len == 0 ||
+	       mime_word_is(cs->value, cs->value_len, "us-ascii") ||
+	       mime_word_is(cs->value, cs->value_len, "utf-8");
+}
+
 /* Converts decoded bytes of a part to UTF-8 by its charset parameter. */
 static int
 text_convert(struct buf *out, const struct mime_ctype *ct, const struct buf *in)
@@ -145,10 +154,7 @@ text_convert(struct buf *out, const struct mime_ctype *ct, const struct buf *in)
 	char charset[TEXT_MAX_CHARSET + 1];
 	int rc = 1;
 
-	if (cs != NULL && cs->value_len > 0 &&
-	    cs->value_len <= TEXT_MAX_CHARSET &&
-	    !mime_word_is(cs->value, cs->value_len, "us-ascii") &&
-	    !mime_word_is(cs->value, cs->value_len, "utf-8")) {
+	if (!text_charset_is_utf8(cs) && cs->value_len <= TEXT_MAX_CHARSET) {
 		memcpy(charset, cs->value, cs->value_len);
 		charset[cs->value_len] = '\0';
 		rc = mime_charset_to_utf8(out, charset, buf_cstr(in), in->len);
@@ -165,14 +171,10 @@ text_convert(struct buf *out, const struct mime_ctype *ct, const struct buf *in)
 static bool
 text_leaf_is_identity(const struct mime_part *p, const struct mime_ctype *ct)
 {
-	const struct mime_param *cs = mime_ctype_param(ct, "charset");
 	enum mime_cte cte = mime_part_cte(p);
 
-	if (cte != MIME_CTE_IDENTITY && cte != MIME_CTE_UNKNOWN)
-		return false;
-	return cs == NULL || cs->value_len == 0 ||
-	       mime_word_is(cs->value, cs->value_len, "us-ascii") ||
-	       mime_word_is(cs->value, cs->value_len, "utf-8");
+	return (cte == MIME_CTE_IDENTITY || cte == MIME_CTE_UNKNOWN) &&
+	       text_charset_is_utf8(mime_ctype_param(ct, "charset"));
 }
 
 /*

@@ -4,6 +4,7 @@
  * any SQLite reader does (WAL: it never blocks a delivery).
  */
 #include "store/backup.h"
+#include "store/embedded_private.h"
 
 #include <dirent.h>
 #include <stdbool.h>
@@ -68,19 +69,6 @@ backup_check(sqlite3 *db, const char *path, struct err *err)
 	                    path);
 }
 
-/* Opens path and checks it. */
-static int
-backup_check_path(const char *path, struct err *err)
-{
-	sqlite3 *db = NULL;
-	int rc = backup_open(path, false, &db, err) < 0
-	             ? -1
-	             : backup_check(db, path, err);
-
-	sqlite3_close(db);
-	return rc;
-}
-
 int
 store_backup_db(const char *src, const char *dst, struct err *err)
 {
@@ -120,41 +108,25 @@ store_backup_copy(const char *src, const char *dst, struct err *err)
 {
 	char chunk[64 * 1024];
 	struct stat sb;
-	int in = open(src, O_RDONLY | O_CLOEXEC), out = -1, rc = -1;
+	int in = open(src, O_RDONLY | O_CLOEXEC), out = -1, e = 0;
 	ssize_t n = 0;
 
 	if (in < 0 || fstat(in, &sb) < 0 ||
 	    (out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-	                sb.st_mode & 07777)) < 0) {
-		err_set(err, ERR_IO, "backup: cannot copy %s: %s", src,
-		        strerror(errno));
-		goto out;
-	}
-	while ((n = read(in, chunk, sizeof(chunk))) > 0)
-		for (ssize_t off = 0; off < n;) {
-			ssize_t w = write(out, chunk + off, (size_t)(n - off));
-
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w <= 0) {
-				n = -1;
-				break;
-			}
-			off += w;
-		}
-	if (n < 0) {
-		err_set(err, ERR_IO, "backup: cannot copy %s: %s", src,
-		        strerror(errno));
-		goto out;
-	}
-	rc = 0;
-out:
+	                sb.st_mode & 07777)) < 0)
+		e = errno;
+	/* Writeback started as it goes; the caller's syncfs() waits. */
+	while (e == 0 && (n = read(in, chunk, sizeof(chunk))) > 0)
+		e = store_blob_write_all(out, chunk, (size_t)n, false);
+	if (e == 0 && n < 0)
+		e = errno;
+	if (out >= 0 && close(out) < 0 && e == 0)
+		e = errno;
 	if (in >= 0)
 		close(in);
-	if (out >= 0 && close(out) < 0 && rc == 0)
-		rc = err_set(err, ERR_IO, "backup: cannot write %s: %s", dst,
-		             strerror(errno));
-	return rc;
+	return e == 0 ? 0
+	              : err_set(err, ERR_IO, "backup: cannot copy %s to %s: %s",
+	                        src, dst, strerror(e));
 }
 
 int
@@ -298,114 +270,89 @@ out:
 	return rc;
 }
 
-/* A user directory's paths on both sides. */
-struct backup_user {
-	struct buf sblobs, dblobs; /* src/blobs, dst/blobs */
-	struct buf sidx, didx;     /* src/index.db, dst/index.db */
-};
-
-static void
-backup_user_free(struct backup_user *b)
-{
-	buf_free(&b->sblobs);
-	buf_free(&b->dblobs);
-	buf_free(&b->sidx);
-	buf_free(&b->didx);
-}
-
-/* Counts a user that went well; frees b either way; returns rc. */
+/*
+ * Copies the user directory src into dst (new): its blob files, then a
+ * snapshot of its index (checked), then the blobs the snapshot names that
+ * came in meanwhile.  A blob named but gone from src takes another
+ * snapshot, up to tries in all; *missing_r says how many were still gone.
+ */
 static int
-backup_user_done(struct backup_user *b, int rc, uint64_t messages,
-                 struct store_backup_stats *st)
+backup_user_copy(const char *src, const char *dst, int tries,
+                 uint64_t *missing_r, struct store_backup_stats *st,
+                 struct err *err)
 {
-	if (rc == 0) {
+	struct buf sblobs = BUF_INIT, dblobs = BUF_INIT, sidx = BUF_INIT,
+	           didx = BUF_INIT;
+	uint64_t messages = 0;
+	int rc = -1;
+
+	backup_path(&sblobs, src, "blobs");
+	backup_path(&dblobs, dst, "blobs");
+	backup_path(&sidx, src, "index.db");
+	backup_path(&didx, dst, "index.db");
+	if (mkdir(dst, 0700) < 0 || mkdir(buf_cstr(&dblobs), 0700) < 0) {
+		err_set(err, errno == EEXIST ? ERR_EXISTS : ERR_IO,
+		        "backup: cannot create %s: %s", dst, strerror(errno));
+		goto out;
+	}
+	if (backup_blobs(buf_cstr(&sblobs), buf_cstr(&dblobs), st, err) < 0)
+		goto out;
+	for (int i = 0; i < tries; i++) {
+		unlink(buf_cstr(&didx)); /* the last try's, if any */
+		if (store_backup_db(buf_cstr(&sidx), buf_cstr(&didx), err) <
+		        0 ||
+		    backup_missing(buf_cstr(&didx), buf_cstr(&sblobs),
+		                   buf_cstr(&dblobs), missing_r, &messages, st,
+		                   err) < 0)
+			goto out;
+		if (*missing_r == 0)
+			break;
+	}
+	rc = 0;
+	if (*missing_r == 0) {
 		st->users++;
 		st->messages += messages;
 		st->files_copied++; /* index.db */
 	}
-	backup_user_free(b);
+out:
+	buf_free(&sblobs);
+	buf_free(&dblobs);
+	buf_free(&sidx);
+	buf_free(&didx);
 	return rc;
-}
-
-/* Fills b and makes dst and dst/blobs; dst must not exist. */
-static int
-backup_user_init(struct backup_user *b, const char *src, const char *dst,
-                 struct err *err)
-{
-	memset(b, 0, sizeof(*b));
-	backup_path(&b->sblobs, src, "blobs");
-	backup_path(&b->dblobs, dst, "blobs");
-	backup_path(&b->sidx, src, "index.db");
-	backup_path(&b->didx, dst, "index.db");
-	if (mkdir(dst, 0700) < 0)
-		return err_set(err, errno == EEXIST ? ERR_EXISTS : ERR_IO,
-		               "backup: cannot create %s: %s", dst,
-		               strerror(errno));
-	if (mkdir(buf_cstr(&b->dblobs), 0700) < 0)
-		return err_set(err, ERR_IO, "backup: cannot create %s: %s",
-		               buf_cstr(&b->dblobs), strerror(errno));
-	return 0;
 }
 
 int
 store_backup_user(const char *src, const char *dst,
                   struct store_backup_stats *st, struct err *err)
 {
-	struct backup_user b;
-	uint64_t missing = 0, messages = 0;
-	int rc = -1;
+	uint64_t missing = 0;
 
-	if (backup_user_init(&b, src, dst, err) < 0 ||
-	    backup_blobs(buf_cstr(&b.sblobs), buf_cstr(&b.dblobs), st, err) < 0)
-		goto out;
-	for (int i = 0; i < STORE_BACKUP_TRIES; i++) {
-		unlink(buf_cstr(&b.didx)); /* the last try's, if any */
-		if (store_backup_db(buf_cstr(&b.sidx), buf_cstr(&b.didx), err) <
-		        0 ||
-		    backup_missing(buf_cstr(&b.didx), buf_cstr(&b.sblobs),
-		                   buf_cstr(&b.dblobs), &missing, &messages, st,
-		                   err) < 0)
-			goto out;
-		if (missing == 0)
-			break;
-	}
-	if (missing > 0) {
-		err_set(err, ERR_TEMP,
-		        "backup: %s: %llu messages were expunged while they "
-		        "were copied, %d times; try again",
-		        src, (unsigned long long)missing, STORE_BACKUP_TRIES);
-		goto out;
-	}
-	rc = 0;
-out:
-	return backup_user_done(&b, rc, messages, st);
+	if (backup_user_copy(src, dst, STORE_BACKUP_TRIES, &missing, st, err) <
+	    0)
+		return -1;
+	if (missing > 0)
+		return err_set(err, ERR_TEMP,
+		               "backup: %s: %llu messages were expunged while "
+		               "they were copied, %d times; try again",
+		               src, (unsigned long long)missing,
+		               STORE_BACKUP_TRIES);
+	return 0;
 }
 
 int
 store_restore_user(const char *src, const char *dst,
                    struct store_backup_stats *st, struct err *err)
 {
-	struct backup_user b;
-	uint64_t missing = 0, messages = 0;
-	int rc = -1;
+	uint64_t missing = 0;
 
-	/* A plain copy: the backup's index is nobody's live database. */
-	if (backup_user_init(&b, src, dst, err) < 0 ||
-	    backup_blobs(buf_cstr(&b.sblobs), buf_cstr(&b.dblobs), st, err) <
-	        0 ||
-	    store_backup_copy(buf_cstr(&b.sidx), buf_cstr(&b.didx), err) < 0 ||
-	    backup_missing(buf_cstr(&b.didx), buf_cstr(&b.sblobs),
-	                   buf_cstr(&b.dblobs), &missing, &messages, st,
-	                   err) < 0)
-		goto out;
-	if (missing > 0) {
-		err_set(err, ERR_IO,
-		        "restore: %s: %llu message files are missing from the "
-		        "backup",
-		        src, (unsigned long long)missing);
-		goto out;
-	}
-	rc = backup_check_path(buf_cstr(&b.didx), err);
-out:
-	return backup_user_done(&b, rc, messages, st);
+	/* The same copy: a backup's snapshot is checked on the way back. */
+	if (backup_user_copy(src, dst, 1, &missing, st, err) < 0)
+		return -1;
+	if (missing > 0)
+		return err_set(err, ERR_IO,
+		               "restore: %s: %llu message files are missing "
+		               "from the backup",
+		               src, (unsigned long long)missing);
+	return 0;
 }

@@ -42,8 +42,8 @@ int store_backup_user(const char *src, const char *dst,
 
 /*
  * The other way: copies a backed-up user directory src into dst (must not
- * exist), blob files linked or copied, index.db copied and checked
- * (PRAGMA quick_check), so a damaged backup is refused, not served.
+ * exist) the same way, once (store_backup_db() checks the index with
+ * PRAGMA quick_check), so a damaged backup is refused, not served.
  */
 int store_restore_user(const char *src, const char *dst,
                        struct store_backup_stats *st, struct err *err);

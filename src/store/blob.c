@@ -93,13 +93,8 @@ store_blob_new_id(char id_r[STORE_BLOB_ID_SIZE], struct err *err)
 	return 0;
 }
 
-/*
- * Writes all of data to fd and fsyncs it (sync) or only starts its
- * writeback (!sync: a later syncfs() waits for it); returns 0 or an errno
- * value.
- */
-static int
-blob_write_all(int fd, const void *data, size_t len, bool sync)
+int
+store_blob_write_all(int fd, const void *data, size_t len, bool sync)
 {
 	const char *p = data;
 
@@ -166,7 +161,7 @@ blob_create(const char *path, const void *data, size_t len, bool sync,
 
 	if (fd < 0)
 		return blob_errno(errno, "create", path, err);
-	e = blob_write_all(fd, data, len, sync);
+	e = store_blob_write_all(fd, data, len, sync);
 	if (close(fd) < 0 && e == 0)
 		e = errno;
 	if (e != 0) {

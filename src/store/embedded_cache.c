@@ -132,7 +132,6 @@ embedded_cache_put(struct embedded_user *u, const char *blob,
                    const struct emb_cache_row *r, struct err *err)
 {
 	sqlite3_stmt *st;
-	bool derive = r->derive;
 	int rc;
 
 	if (embedded_stmt(u, EMB_CACHE_INSERT, &st, err) < 0)
@@ -141,9 +140,9 @@ embedded_cache_put(struct embedded_user *u, const char *blob,
 	for (size_t i = 0; i < ECC_COUNT; i++)
 		sqlite3_bind_text(
 		    st, (int)i + 2, buf_cstr(&r->col[i]),
-		    derive && i == ECC_T_BODY ? 0 : (int)r->col[i].len,
+		    r->derive && i == ECC_T_BODY ? 0 : (int)r->col[i].len,
 		    SQLITE_STATIC);
-	if (derive) /* the text comes from the message (embedded_text.c) */
+	if (r->derive) /* the text comes from the message (embedded_text.c) */
 		sqlite3_bind_int64(st, ECC_COUNT + 5, (sqlite3_int64)r->size);
 	if (r->has_date) {
 		sqlite3_bind_int64(st, ECC_COUNT + 2, r->sent_date);

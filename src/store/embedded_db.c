@@ -290,15 +290,18 @@ static const char emb_schema_v7[] =
  * fts_gone while the message is still there, unless pa_gone_text() says
  * the disk is full (embedded_text.c): then a deletion writes no text at
  * all, and the full-text index keeps that row's trigrams, which never
- * match (a search joins msg_cache), until it is rebuilt.
+ * match (a search joins msg_cache), until it is rebuilt.  Version 9
+ * makes the same trigger again on its copy of the table.
  */
+#define EMB_CACHE_DEL_TRIGGER                                                  \
+	"CREATE TRIGGER msg_cache_del AFTER DELETE ON msg_cache"               \
+	" WHEN pa_gone_text() BEGIN"                                           \
+	" INSERT INTO fts_gone(cache_id, t_hdr, t_body)"                       \
+	"  VALUES (OLD.id, OLD.t_hdr, " EMB_BODY_TEXT("OLD.") "); END;"
+
 static const char emb_schema_v8[] =
     "ALTER TABLE msg_cache ADD COLUMN derive_size INTEGER;"
-    "DROP TRIGGER msg_cache_del;"
-    "CREATE TRIGGER msg_cache_del AFTER DELETE ON msg_cache"
-    " WHEN pa_gone_text() BEGIN"
-    " INSERT INTO fts_gone(cache_id, t_hdr, t_body)"
-    "  VALUES (OLD.id, OLD.t_hdr, " EMB_BODY_TEXT("OLD.") "); END;";
+    "DROP TRIGGER msg_cache_del;" EMB_CACHE_DEL_TRIGGER;
 
 /*
  * Version 9: msg_cache without AUTOINCREMENT.  Its ids must never come
@@ -345,11 +348,7 @@ static const char emb_schema_v9[] =
     " UPDATE meta SET value = value - (SELECT count(*) FROM messages"
     "  WHERE blob = NEW.blob) WHERE key = 'cache_missing';"
     " UPDATE meta SET value = max(value, NEW.id + 1)"
-    "  WHERE key = 'cache_next'; END;"
-    "CREATE TRIGGER msg_cache_del AFTER DELETE ON msg_cache"
-    " WHEN pa_gone_text() BEGIN"
-    " INSERT INTO fts_gone(cache_id, t_hdr, t_body)"
-    "  VALUES (OLD.id, OLD.t_hdr, " EMB_BODY_TEXT("OLD.") "); END;";
+    "  WHERE key = 'cache_next'; END;" EMB_CACHE_DEL_TRIGGER;
 
 /*
  * The default mailboxes (RFC 6154 special-use).  UIDVALIDITY comes from the

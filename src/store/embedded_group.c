@@ -93,6 +93,15 @@ embedded_group_free(struct store_shared *sh)
 	sh->backend = NULL;
 }
 
+/* p's row in the open transaction; p->rc says how it went. */
+static void
+emb_pending_append(struct embedded_user *u, struct emb_pending *p)
+{
+	p->rc = embedded_append_row(u, p->mailbox, p->blob, p->msg, p->cache,
+	                            p->quota_bytes, p->quota_messages, &p->c,
+	                            &p->err);
+}
+
 /*
  * Adds one delivery's row inside the group's transaction.  A savepoint
  * keeps one refused delivery (quota, missing mailbox) from failing the
@@ -105,9 +114,7 @@ emb_group_row(struct embedded_user *u, struct emb_pending *p)
 		p->rc = -1;
 		return;
 	}
-	p->rc = embedded_append_row(u, p->mailbox, p->blob, p->msg, p->cache,
-	                            p->quota_bytes, p->quota_messages, &p->c,
-	                            &p->err);
+	emb_pending_append(u, p);
 	if (p->rc < 0)
 		embedded_run(u, EMB_ROLLBACK_ROW, NULL);
 	if (embedded_run(u, EMB_RELEASE_ROW, p->rc < 0 ? NULL : &p->err) < 0)
@@ -163,10 +170,7 @@ emb_group_commit(struct emb_group *g, struct embedded_user *u,
 		 * no savepoint, its two statements a delivery; a refusal
 		 * rolls the whole transaction back instead.
 		 */
-		batch->rc = embedded_append_row(
-		    u, batch->mailbox, batch->blob, batch->msg, batch->cache,
-		    batch->quota_bytes, batch->quota_messages, &batch->c,
-		    &batch->err);
+		emb_pending_append(u, batch);
 		if (batch->rc < 0) {
 			embedded_rollback(u);
 			goto out;

@@ -348,6 +348,12 @@ int embedded_mailbox_list(struct store_user *u,
 int store_blob_write(const char *dir, const void *data, size_t len,
                      char id_r[STORE_BLOB_ID_SIZE], struct err *err);
 /*
+ * Writes all of data to fd and fsyncs it (sync) or only starts its
+ * writeback (!sync: a later syncfs() waits for it); returns 0 or an errno
+ * value.
+ */
+int store_blob_write_all(int fd, const void *data, size_t len, bool sync);
+/*
  * A new blob id, for a message kept in the index (no file): 32 hex digits,
  * ordered by the time they were made (blob.c).
  */
